@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Starts and stops the project's infrastructure on loopback, idempotently:
+#   PostgreSQL (a cluster of the project's own under .local/pg) -> FerretDB (MongoDB wire
+#   protocol) on 127.0.0.1:27017, and Apache Kafka (KRaft, single node) on 127.0.0.1:9092.
+# `start` starts only what is not running and waits until each answers; `stop` stops what
+# this script started, by the pids it recorded; `status` says what runs.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+PG_DATA=$STATE/pg/data
+
+start_postgres() {
+  if [[ ! -f $PG_DATA/PG_VERSION ]]; then
+    log "initialising a PostgreSQL cluster in $PG_DATA"
+    mkdir -p "$PG_DATA"
+    chown -R postgres:postgres "$STATE/pg"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" --auth=trust -U postgres >"$LOGS/postgres-init.log" 2>&1
+  fi
+  if runuser -u postgres -- "$PG_BIN/pg_ctl" status -D "$PG_DATA" >/dev/null 2>&1; then
+    log "PostgreSQL already runs"
+  else
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    touch "$LOGS/postgres.log" && chown postgres "$LOGS/postgres.log"
+    runuser -u postgres -- "$PG_BIN/pg_ctl" start -D "$PG_DATA" -l "$LOGS/postgres.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k /tmp -c fsync=on" >/dev/null
+  fi
+  head -n 1 "$PG_DATA/postmaster.pid" >"$PIDS/postgres.pid"
+  if ! runuser -u postgres -- psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='ferretdb'" | grep -q 1; then
+    runuser -u postgres -- psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE ferretdb" >/dev/null
+  fi
+}
+
+start_ferretdb() {
+  if pid_alive ferretdb; then
+    log "FerretDB already runs"
+    return
+  fi
+  log "starting FerretDB $FERRETDB_VERSION on 127.0.0.1:$MONGO_PORT"
+  mkdir -p "$STATE/ferretdb"
+  nohup "$STATE/bin/ferretdb" \
+    --handler=postgresql \
+    --postgresql-url="postgres://postgres@127.0.0.1:$PG_PORT/ferretdb" \
+    --listen-addr="127.0.0.1:$MONGO_PORT" \
+    --debug-addr=127.0.0.1:8088 \
+    --state-dir="$STATE/ferretdb" \
+    --telemetry=disable \
+    --log-level=warn >"$LOGS/ferretdb.log" 2>&1 &
+  echo $! >"$PIDS/ferretdb.pid"
+  wait_port "$MONGO_PORT" FerretDB 60 "$LOGS/ferretdb.log" ferretdb
+}
+
+write_kafka_config() {
+  cat >"$STATE/kafka/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$STATE/kafka/data
+num.partitions=6
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+log.retention.hours=168
+PROPS
+}
+
+kafka_java() {
+  java -Xms256m -Xmx1g -Dlog4j.configuration="file:$ROOT/deploy/kafka/log4j.properties" \
+    -Dkafka.logs.dir="$LOGS" -cp "$STATE/kafka/libs/*" "$@"
+}
+
+start_kafka() {
+  if pid_alive kafka; then
+    log "Kafka already runs"
+    return
+  fi
+  mkdir -p "$STATE/kafka/data"
+  write_kafka_config
+  if [[ ! -f $STATE/kafka/data/meta.properties ]]; then
+    log "formatting the KRaft log directory"
+    kafka_java kafka.tools.StorageTool format -t "$(cat /proc/sys/kernel/random/uuid | tr -d - | head -c 22)" \
+      -c "$STATE/kafka/server.properties" >"$LOGS/kafka-format.log" 2>&1
+  fi
+  log "starting Apache Kafka (KRaft) on 127.0.0.1:$KAFKA_PORT"
+  nohup java -Xms256m -Xmx1g -Dlog4j.configuration="file:$ROOT/deploy/kafka/log4j.properties" \
+    -cp "$STATE/kafka/libs/*" kafka.Kafka "$STATE/kafka/server.properties" >"$LOGS/kafka.log" 2>&1 &
+  echo $! >"$PIDS/kafka.pid"
+  wait_port "$KAFKA_PORT" Kafka 90 "$LOGS/kafka.log" kafka
+}
+
+stop_pid() {
+  local name=$1 f=$PIDS/$1.pid pid i
+  [[ -f $f ]] || return 0
+  pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stopping $name (pid $pid)"
+    kill "$pid"
+    for ((i = 0; i < 120; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  fi
+  rm -f "$f"
+}
+
+case ${1:-} in
+  start)
+    start_postgres
+    start_ferretdb
+    start_kafka
+    log "logs are in $LOGS"
+    ;;
+  stop)
+    stop_pid app
+    stop_pid kafka
+    stop_pid ferretdb
+    if [[ -f $PIDS/postgres.pid ]]; then
+      runuser -u postgres -- "$PG_BIN/pg_ctl" stop -D "$PG_DATA" -m fast >/dev/null 2>&1 || true
+      rm -f "$PIDS/postgres.pid"
+      log "stopped PostgreSQL"
+    fi
+    ;;
+  status)
+    for name in postgres ferretdb kafka app; do
+      if pid_alive "$name"; then echo "$name: running (pid $(cat "$PIDS/$name.pid"))"; else echo "$name: stopped"; fi
+    done
+    ;;
+  *)
+    echo "usage: $0 start|stop|status" >&2
+    exit 2
+    ;;
+esac
