@@ -1,0 +1,105 @@
+"""Bodies of the HTTP API (requests are strict: unknown properties are refused)."""
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from schemas.base import StrictWireModel, WireModel
+from schemas.catalog import Product
+from schemas.commands import CancelReason, ReturnItem
+from schemas.order import Order, Return
+
+MAX_META_BYTES = 16 * 1024
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+class CreateOrderRequest(StrictWireModel):
+    checkout_id: str = Field(min_length=1, max_length=255)
+    meta: dict[str, Any] | None = None
+    payment_reference: str | None = Field(default=None, max_length=255)
+    webhook_urls: list[str] | None = Field(default=None, max_length=10)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+
+    @field_validator("meta")
+    @classmethod
+    def _meta_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(json.dumps(value, separators=(",", ":")).encode()) > MAX_META_BYTES:
+            raise ValueError(f"must be at most {MAX_META_BYTES} bytes of JSON")
+        return value
+
+
+class ShipRequest(StrictWireModel):
+    tracking_reference: str | None = Field(default=None, max_length=255)
+    tracking_url: str | None = Field(default=None, max_length=2048, alias="trackingURL")
+
+
+class CancelRequest(StrictWireModel):
+    reason: CancelReason
+
+
+class OpenReturnRequest(StrictWireModel):
+    products: list[ReturnItem] = Field(min_length=1, max_length=100)
+
+
+class IdResponse(WireModel):
+    id: str
+
+
+class ReturnableReasonView(WireModel):
+    code: str
+    label: str
+
+
+class ReturnableProduct(Product):
+    returnable_quantity: int
+    returnable_reasons: list[ReturnableReasonView]
+
+
+class ReturnsView(WireModel):
+    returnable_products: list[ReturnableProduct]
+    returns: list[Return]
+
+
+class OrderView(Order):
+    returns: ReturnsView | None = Field(default=None, description="Only with filter.id or filter.idempotencyKey.")
+
+
+class Pagination(WireModel):
+    total_items: int
+    current_page: int
+    page_size: int
+    total_pages: int
+
+
+class OrderPage(WireModel):
+    data: list[OrderView]
+    pagination: Pagination
+
+
+class WebhookAttemptView(WireModel):
+    event_id: str
+    url: str
+    attempt: int
+    attempted_at: datetime
+    status_code: int | None
+    duration_ms: float
+    error: str | None
+    outcome: Literal["delivered", "failed", "aborted"]
+
+
+class WebhookAttemptPage(WireModel):
+    data: list[WebhookAttemptView]
+    pagination: Pagination
+
+
+class ReplayRequest(StrictWireModel):
+    delivery_id: str | None = None
+    order_id: str | None = None
+    url: str | None = None
+    since: datetime | None = None
+
+
+class ReplayResponse(WireModel):
+    replayed: int

@@ -1,0 +1,37 @@
+"""``checkout.events``: the upstream checkout service's view of checkouts."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.base import WireModel
+from schemas.catalog import Address, Product
+
+
+class CheckoutStatus(StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+    EXPIRED = "expired"
+
+
+class Checkout(WireModel):
+    id: str = Field(min_length=1, max_length=255)
+    merchant_id: str = Field(min_length=1, max_length=255)
+    user_id: str
+    cart_id: str
+    status: CheckoutStatus
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217.")
+    amount: int = Field(ge=0, description="Minor units.")
+    products: list[Product]
+    address: Address
+    version: int = Field(ge=0)
+
+
+class CheckoutEvent(WireModel):
+    """One message of ``checkout.events``; key = checkout id."""
+
+    type: Literal["checkout.updated", "checkout.paid", "checkout.expired"]
+    occurred_at: datetime
+    checkout: Checkout

@@ -1,0 +1,33 @@
+"""Webhook deliveries as the dispatcher stores them: one per event and URL."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from schemas.base import WireModel
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    """Waiting for its next attempt (at ``due_at``)."""
+    DELIVERED = "delivered"
+    ABORTED = "aborted"
+    """The receiver answered 410 Gone or ``webhook-delivery: abort-message``."""
+    DEAD = "dead"
+    """Every attempt of the schedule failed: a dead letter, until replayed."""
+
+
+class WebhookDelivery(WireModel):
+    id: str
+    event_id: str
+    event_type: str
+    order_id: str
+    merchant_id: str
+    version: int
+    url: str
+    body: str
+    state: DeliveryState = DeliveryState.PENDING
+    attempts: int = 0
+    due_at: datetime
+    lease_until: datetime
+    created_at: datetime
+    last_error: str | None = None

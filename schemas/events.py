@@ -1,0 +1,29 @@
+"""``order.events``: one logical event per change of an order (key = order id)."""
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from schemas.base import WireModel
+from schemas.order import Order, Return
+
+OrderEventType = Literal["order.status.updated", "returns.status.updated"]
+
+_EVENT_NAMESPACE = uuid.UUID("5b7f0c59-5a8e-4b53-9d1e-2f1f2f8f1c11")
+
+
+def event_id_for(order_id: str, version: int) -> str:
+    """The id of the event of an order's change to ``version``: the same however often the
+    event is sent, so consumers (and webhook receivers) can dedupe on it."""
+    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{order_id}/{version}"))
+
+
+class OrderEvent(WireModel):
+    id: str
+    type: OrderEventType
+    occurred_at: datetime
+    order_id: str
+    merchant_id: str
+    version: int
+    order: Order
+    refund: Return | None = None

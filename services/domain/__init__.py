@@ -1,0 +1,1 @@
+"""Domain rules of the Orders service: plain functions and models, no I/O."""

@@ -1,0 +1,125 @@
+"""Webhook rules: which URLs may be called, what is sent, how it is signed, when to retry."""
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from schemas.deliveries import DeliveryState
+from schemas.events import OrderEvent
+from schemas.webhooks import OrderStatusWebhook, ReturnStatusWebhook
+
+MAX_WEBHOOK_URLS = 10
+MAX_WEBHOOK_URL_LENGTH = 2048
+SECRET_PREFIX = "whsec_"
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def is_forbidden_address(address: IPAddress) -> bool:
+    """Loopback, private, link-local, multicast, reserved and unspecified addresses are
+    inside the platform's network, never a merchant's endpoint."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+    )
+
+
+def literal_address(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def webhook_url_problem(url: str, *, allow_private: bool) -> str | None:
+    """Why a webhook URL is refused at request time, or None when it is acceptable."""
+    if len(url) > MAX_WEBHOOK_URL_LENGTH:
+        return f"must be at most {MAX_WEBHOOK_URL_LENGTH} characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http or https URL"
+    if parts.username is not None or parts.password is not None:
+        return "must not contain credentials"
+    if any(ch.isspace() for ch in url):
+        return "must not contain white space"
+    address = literal_address(parts.hostname)
+    if address is not None and not allow_private and is_forbidden_address(address):
+        return "points to a loopback, private, link-local, multicast or reserved address"
+    return None
+
+
+def webhook_body(event: OrderEvent) -> bytes:
+    """The JSON body a merchant's URL receives for an event."""
+    if event.type == "returns.status.updated" and event.refund is not None:
+        return ReturnStatusWebhook(refund=event.refund, order_id=event.order_id, meta=event.order.meta).model_dump_json().encode()
+    return OrderStatusWebhook(order=event.order, meta=event.order.meta).model_dump_json().encode()
+
+
+def _secret_key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+
+
+def sign(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> str:
+    """The Standard Webhooks ``webhook-signature`` header: one ``v1,<base64 HMAC-SHA256>``
+    per active secret (two while a secret is being rotated), space-separated."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return " ".join(
+        "v1," + base64.b64encode(hmac.new(_secret_key(s), signed, hashlib.sha256).digest()).decode() for s in secrets
+    )
+
+
+def retry_delay(schedule: Sequence[float], attempts_made: int) -> float | None:
+    """Seconds to wait before the next attempt after ``attempts_made`` attempts, or None
+    when the schedule is exhausted. ``schedule[0]`` is the delay of the first attempt
+    ("at once"), so ``schedule[n]`` is the wait before attempt ``n + 1``."""
+    return schedule[attempts_made] if attempts_made < len(schedule) else None
+
+
+def delivery_id(event_id: str, url: str) -> str:
+    """One delivery per event and URL, whatever how often the event arrives."""
+    return f"{event_id}.{hashlib.sha256(url.encode()).hexdigest()[:24]}"
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status_code: int | None
+    duration_ms: float
+    error: str | None = None
+    abort_requested: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True)
+class NextStep:
+    state: DeliveryState
+    retry_in: float | None = None
+
+
+def after_attempt(result: AttemptResult, attempts_made: int, schedule: Sequence[float]) -> NextStep:
+    """What becomes of a delivery after an attempt: done, stopped by the receiver, retried
+    after the schedule's next delay, or dead-lettered when the schedule is exhausted."""
+    if result.succeeded:
+        return NextStep(DeliveryState.DELIVERED)
+    if result.status_code == 410 or result.abort_requested:
+        return NextStep(DeliveryState.ABORTED)
+    delay = retry_delay(schedule, attempts_made)
+    if delay is None:
+        return NextStep(DeliveryState.DEAD)
+    return NextStep(DeliveryState.PENDING, delay)

@@ -1,0 +1,1 @@
+"""The HTTP ingress: validates requests, answers reads, publishes commands to Kafka."""

@@ -1,0 +1,58 @@
+"""Publishing commands to Kafka from requests: durable before the answer, or 503."""
+
+import asyncio
+import logging
+
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
+
+from services.shared.kafka import make_broker, publish, start_broker
+from services.shared.settings import Settings
+
+from .problems import Problem
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = "5"
+
+
+class CommandPublisher:
+    """Owns the ingress's producer. It connects in the background, so the API answers
+    (reads work, writes get 503) while Kafka is still starting or is down."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._broker: KafkaBroker = make_broker(settings)
+        self._connected = asyncio.Event()
+        self._connecting: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._connecting = asyncio.create_task(self._connect())
+
+    async def _connect(self) -> None:
+        await start_broker(self._broker)
+        self._connected.set()
+        logger.info("connected to Kafka at %s", self._settings.kafka_bootstrap_servers)
+
+    async def stop(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+        await self._broker.stop()
+
+    async def send(self, message: BaseModel, topic: str, key: str) -> None:
+        """Publish, and return only once all in-sync replicas have the message. The
+        producer's own request timeout expires a message it could not deliver, so a 503
+        answered here is not followed by a late delivery of the same send."""
+        if not self._connected.is_set():
+            raise _unavailable("the message broker is not reachable yet")
+        try:
+            await asyncio.wait_for(
+                publish(self._broker, message, topic, key), timeout=self._settings.publish_timeout_seconds * 2
+            )
+        except Exception as error:  # noqa: BLE001 - any failure to publish is a 503
+            logger.warning("publishing to %s failed: %s: %s", topic, type(error).__name__, error)
+            raise _unavailable("the message broker did not accept the request in time") from error
+
+
+def _unavailable(detail: str) -> Problem:
+    return Problem(503, f"{detail}; nothing was changed, try again", headers={"Retry-After": RETRY_AFTER_SECONDS})

@@ -1,0 +1,92 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), never a stack trace."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Unprocessable request",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class Problem(Exception):
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        kind: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+        self.kind = kind
+
+
+def field_problem(status: int, field: str, message: str) -> Problem:
+    return Problem(status, f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    title = TITLES.get(problem.status, "Error")
+    body: dict[str, Any] = {
+        "type": f"/problems/{problem.kind or title.lower().replace(' ', '-')}",
+        "title": title,
+        "status": problem.status,
+        "detail": problem.detail,
+    }
+    if problem.errors is not None:
+        body["errors"] = problem.errors
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [p for p in loc if p != "body"]
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(body)"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def on_problem(_: Request, problem: Problem) -> JSONResponse:
+        return problem_response(problem)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _location(tuple(e["loc"])), "message": e["msg"]} for e in error.errors()]
+        # A malformed body or a bad query parameter is a 400; a body that parses but breaks
+        # the schema is a 422.
+        malformed = any(e["type"] == "json_invalid" or e["loc"][:1] == ("query",) for e in error.errors())
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem_response(Problem(400 if malformed else 422, detail, errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem_response(Problem(error.status_code, str(error.detail), headers=error.headers))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(_: Request, error: Exception) -> JSONResponse:
+        logger.exception("unhandled error")
+        return problem_response(Problem(500, "an unexpected error occurred; it has been logged"))

@@ -1,0 +1,275 @@
+"""HTTP endpoints. Each reads: authenticate, validate, check what the read view knows,
+publish the command, answer."""
+
+import math
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from schemas.api import (
+    CancelRequest,
+    CreateOrderRequest,
+    IdResponse,
+    OpenReturnRequest,
+    OrderPage,
+    OrderView,
+    Pagination,
+    ReplayRequest,
+    ReplayResponse,
+    ShipRequest,
+    WebhookAttemptPage,
+)
+from schemas.base import utc_now
+from schemas.checkout import CheckoutStatus
+from schemas.commands import (
+    CancelOrder,
+    ConfirmOrder,
+    DeliverOrder,
+    OpenReturn,
+    OrderCommand,
+    OrderCreateCommand,
+    PickUpReturn,
+    RejectReturn,
+    ShipOrder,
+    SucceedReturn,
+)
+from schemas.order import OrderRecord
+from services.domain.idempotency import idempotency_record_id, request_fingerprint
+from services.domain.lifecycle import check_order_transition, check_return_transition
+from services.domain.outcomes import Refusal, RefusalKind
+from services.domain.queries import QueryError, parse_order_query
+from services.domain.returns import decide_return, returns_view
+from services.domain.webhooks import webhook_url_problem
+from services.shared.merchant_store import Principal
+
+from .problems import Problem, field_problem
+
+if TYPE_CHECKING:
+    from .app import Ingress
+
+router = APIRouter()
+REFUSAL_STATUS = {RefusalKind.NOT_FOUND: 404, RefusalKind.NOT_ALLOWED: 409, RefusalKind.UNPROCESSABLE: 422}
+
+
+def ingress(request: Request) -> "Ingress":
+    return request.app.state.ingress  # type: ignore[no-any-return]
+
+
+async def principal(request: Request) -> Principal:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "send 'Authorization: Bearer <api key>'", headers={"WWW-Authenticate": "Bearer"})
+    found = await ingress(request).merchants.principal(token.strip())
+    if found is None:
+        raise Problem(401, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+
+def _scope(caller: Principal) -> str | None:
+    """The merchant whose orders the caller may see; None for an admin (all of them)."""
+    return None if caller.admin else caller.merchant_id
+
+
+def _refused(refusal: Refusal) -> Problem:
+    errors = [{"field": refusal.field, "message": refusal.detail}] if refusal.field else None
+    return Problem(REFUSAL_STATUS[refusal.kind], refusal.detail, errors=errors)
+
+
+@router.post("/orders", response_model=IdResponse)
+async def create_order(request: Request, caller: Caller, body: CreateOrderRequest) -> IdResponse:
+    app = ingress(request)
+    for index, url in enumerate(body.webhook_urls or []):
+        if problem := webhook_url_problem(url, allow_private=app.settings.allow_private_webhooks):
+            raise field_problem(422, f"webhookUrls[{index}]", problem)
+
+    fingerprint = request_fingerprint(body.model_dump(mode="json"))
+    record_id = idempotency_record_id(caller.merchant_id, body.idempotency_key) if body.idempotency_key else None
+    earlier = await app.idempotency.get(record_id) if record_id else None
+    if earlier is not None and earlier.fingerprint != fingerprint:
+        raise Problem(409, "this idempotencyKey was used with a different request body")
+
+    found = await app.checkouts.get(body.checkout_id)
+    if found is not None:
+        checkout, ordered_by = found
+        if checkout.merchant_id != caller.merchant_id:
+            raise field_problem(404, "checkoutId", "no such checkout")
+        if ordered_by is not None and (earlier is None or earlier.order_id != ordered_by):
+            raise field_problem(409, "checkoutId", "this checkout was already turned into an order")
+        if checkout.status is CheckoutStatus.EXPIRED:
+            raise field_problem(422, "checkoutId", "this checkout has expired")
+        if checkout.status is not CheckoutStatus.PAID:
+            raise field_problem(422, "checkoutId", "this checkout is not paid")
+
+    order_id = str(uuid.uuid4())
+    if record_id is not None:
+        reservation = await app.idempotency.reserve(record_id, order_id, fingerprint)
+        if reservation.fingerprint != fingerprint:
+            raise Problem(409, "this idempotencyKey was used with a different request body")
+        order_id = reservation.order_id
+
+    command = OrderCreateCommand(
+        command_id=str(uuid.uuid4()),
+        order_id=order_id,
+        merchant_id=caller.merchant_id,
+        checkout_id=body.checkout_id,
+        idempotency_key=body.idempotency_key,
+        payment_reference=body.payment_reference,
+        meta=body.meta or {},
+        webhook_urls=body.webhook_urls or [],
+        requested_at=utc_now(),
+    )
+    await app.commands.send(command, app.settings.topics.order_create, key=order_id)
+    return IdResponse(id=order_id)
+
+
+@router.get("/orders", response_model=OrderPage)
+async def query_orders(request: Request, caller: Caller) -> JSONResponse:
+    app = ingress(request)
+    try:
+        query = parse_order_query(list(request.query_params.multi_items()), admin=caller.admin)
+    except QueryError as error:
+        raise field_problem(400, error.parameter, error.detail) from error
+    records, total = await app.orders.find(query, _scope(caller))
+    now = utc_now()
+    return JSONResponse(
+        {
+            "data": [_view(record, app, now, with_returns=query.includes_returns) for record in records],
+            "pagination": _pagination(total, query.page, query.page_size).model_dump(mode="json"),
+        }
+    )
+
+
+@router.get("/orders/{order_id}", response_model=OrderView)
+async def get_order(request: Request, caller: Caller, order_id: str) -> JSONResponse:
+    record = await _load(request, caller, order_id)
+    return JSONResponse(_view(record, ingress(request), utc_now(), with_returns=True))
+
+
+@router.post("/orders/{order_id}/confirm", status_code=202, response_model=IdResponse)
+async def confirm_order(request: Request, caller: Caller, order_id: str) -> IdResponse:
+    record = await _load(request, caller, order_id)
+    return await _submit_order_command(request, record, ConfirmOrder(**_command_fields(record)))
+
+
+@router.post("/orders/{order_id}/ship", status_code=202, response_model=IdResponse)
+async def ship_order(request: Request, caller: Caller, order_id: str, body: ShipRequest) -> IdResponse:
+    if body.tracking_url is not None and (problem := webhook_url_problem(body.tracking_url, allow_private=True)):
+        raise field_problem(422, "trackingURL", problem)
+    record = await _load(request, caller, order_id)
+    command = ShipOrder(**_command_fields(record), tracking_reference=body.tracking_reference, tracking_url=body.tracking_url)
+    return await _submit_order_command(request, record, command)
+
+
+@router.post("/orders/{order_id}/deliver", status_code=202, response_model=IdResponse)
+async def deliver_order(request: Request, caller: Caller, order_id: str) -> IdResponse:
+    record = await _load(request, caller, order_id)
+    return await _submit_order_command(request, record, DeliverOrder(**_command_fields(record)))
+
+
+@router.post("/orders/{order_id}/cancel", status_code=202, response_model=IdResponse)
+async def cancel_order(request: Request, caller: Caller, order_id: str, body: CancelRequest) -> IdResponse:
+    record = await _load(request, caller, order_id)
+    return await _submit_order_command(request, record, CancelOrder(**_command_fields(record), reason=body.reason))
+
+
+@router.post("/orders/{order_id}/returns", status_code=202, response_model=IdResponse)
+async def open_return(request: Request, caller: Caller, order_id: str, body: OpenReturnRequest) -> IdResponse:
+    app = ingress(request)
+    record = await _load(request, caller, order_id)
+    if isinstance(refusal := decide_return(record, body.products, utc_now(), app.settings.return_policy), Refusal):
+        raise _refused(refusal)
+    command = OpenReturn(**_command_fields(record), return_id=str(uuid.uuid4()), products=body.products)
+    await app.commands.send(command, app.settings.topics.order_commands, key=record.id)
+    return IdResponse(id=command.return_id)
+
+
+@router.post("/orders/{order_id}/returns/{return_id}/pickup", status_code=202, response_model=IdResponse)
+async def pick_up_return(request: Request, caller: Caller, order_id: str, return_id: str) -> IdResponse:
+    record = await _load(request, caller, order_id)
+    return await _submit_return_command(request, record, PickUpReturn(**_command_fields(record), return_id=return_id))
+
+
+@router.post("/orders/{order_id}/returns/{return_id}/succeed", status_code=202, response_model=IdResponse)
+async def succeed_return(request: Request, caller: Caller, order_id: str, return_id: str) -> IdResponse:
+    record = await _load(request, caller, order_id)
+    return await _submit_return_command(request, record, SucceedReturn(**_command_fields(record), return_id=return_id))
+
+
+@router.post("/orders/{order_id}/returns/{return_id}/reject", status_code=202, response_model=IdResponse)
+async def reject_return(request: Request, caller: Caller, order_id: str, return_id: str) -> IdResponse:
+    record = await _load(request, caller, order_id)
+    return await _submit_return_command(request, record, RejectReturn(**_command_fields(record), return_id=return_id))
+
+
+@router.get("/orders/{order_id}/webhook-deliveries", response_model=WebhookAttemptPage)
+async def webhook_deliveries(
+    request: Request,
+    caller: Caller,
+    order_id: str,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100)] = 25,
+) -> WebhookAttemptPage:
+    """Every attempt to deliver this order's webhooks, newest first."""
+    await _load(request, caller, order_id)
+    attempts, total = await ingress(request).deliveries.attempts(order_id, page, page_size)
+    return WebhookAttemptPage(data=attempts, pagination=_pagination(total, page, page_size))
+
+
+@router.post("/admin/webhook-dead-letters/replay", response_model=ReplayResponse)
+async def replay_dead_letters(request: Request, caller: Caller, body: ReplayRequest) -> ReplayResponse:
+    """Deliver dead-lettered webhooks again (admin keys only)."""
+    if not caller.admin:
+        raise Problem(404, "not found")
+    count = await ingress(request).deliveries.replay(
+        delivery_id=body.delivery_id, order_id=body.order_id, url=body.url, since=body.since
+    )
+    return ReplayResponse(replayed=count)
+
+
+async def _load(request: Request, caller: Caller, order_id: str) -> OrderRecord:
+    record = await ingress(request).orders.get(order_id, _scope(caller))
+    if record is None:
+        raise Problem(404, f"order {order_id} not found")
+    return record
+
+
+def _command_fields(record: OrderRecord) -> dict[str, object]:
+    return {"command_id": str(uuid.uuid4()), "order_id": record.id, "merchant_id": record.merchant_id, "issued_at": utc_now()}
+
+
+async def _submit_order_command(request: Request, record: OrderRecord, command: OrderCommand) -> IdResponse:
+    if refusal := check_order_transition(record.status, command.type):
+        raise _refused(refusal)
+    return await _publish(request, record, command, record.id)
+
+
+async def _submit_return_command(
+    request: Request, record: OrderRecord, command: PickUpReturn | SucceedReturn | RejectReturn
+) -> IdResponse:
+    if refusal := check_return_transition(record, command.return_id, command.type):
+        raise _refused(refusal)
+    return await _publish(request, record, command, command.return_id)
+
+
+async def _publish(request: Request, record: OrderRecord, command: OrderCommand, answer_id: str) -> IdResponse:
+    app = ingress(request)
+    await app.commands.send(command, app.settings.topics.order_commands, key=record.id)
+    return IdResponse(id=answer_id)
+
+
+def _view(record: OrderRecord, app: "Ingress", now: datetime, *, with_returns: bool) -> dict[str, Any]:
+    """An order as GET shows it: with ``returns`` only where the contract asks for them."""
+    view = record.as_order().model_dump(mode="json")
+    if with_returns:
+        view["returns"] = returns_view(record, now, app.settings.return_policy).model_dump(mode="json")
+    return view
+
+
+def _pagination(total: int, page: int, page_size: int) -> Pagination:
+    return Pagination(total_items=total, current_page=page, page_size=page_size, total_pages=math.ceil(total / page_size))

@@ -1,0 +1,1 @@
+"""The order-writer: consumes commands and checkout events, stores orders, emits events."""

@@ -1,0 +1,132 @@
+"""What the order-writer does with each message: receive, decide (pure domain functions),
+persist (one atomic document write per change), publish (the outbox, then forget it)."""
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from schemas.base import utc_now
+from schemas.checkout import Checkout, CheckoutEvent, CheckoutStatus
+from schemas.commands import OrderCommand, OrderCreateCommand
+from schemas.events import OrderEvent
+from schemas.order import OrderStatus
+from services.domain.creation import build_order, creation_status
+from services.domain.events import event_for
+from services.domain.lifecycle import apply_command
+from services.domain.outcomes import Refusal
+from services.domain.returns import ReturnPolicy
+from services.shared.checkout_store import CheckoutStore
+from services.shared.order_store import OrderStore
+
+from .store import CommandLog, ParkedCreates
+
+logger = logging.getLogger(__name__)
+
+PublishEvent = Callable[[OrderEvent], Awaitable[None]]
+
+
+class OrderWriter:
+    def __init__(
+        self,
+        orders: OrderStore,
+        checkouts: CheckoutStore,
+        parked: ParkedCreates,
+        command_log: CommandLog,
+        publish_event: PublishEvent,
+        *,
+        checkout_grace: timedelta,
+        return_policy: ReturnPolicy,
+    ) -> None:
+        self._orders = orders
+        self._checkouts = checkouts
+        self._parked = parked
+        self._command_log = command_log
+        self._publish_event = publish_event
+        self._checkout_grace = checkout_grace
+        self._return_policy = return_policy
+
+    async def take_checkout(self, event: CheckoutEvent) -> None:
+        """Keep the newest view of a checkout; create the orders that were waiting for it
+        once it is paid or expired (an open checkout may still be paid within the grace)."""
+        if not await self._checkouts.apply(event.checkout) or event.checkout.status is CheckoutStatus.OPEN:
+            return
+        for command in await self._parked.for_checkout(event.checkout.id):
+            await self._decide_creation(command, (event.checkout, None))
+
+    async def create_order(self, command: OrderCreateCommand) -> None:
+        if await self._orders.get_with_state(command.order_id) is not None:
+            await self.publish_outbox(command.order_id)  # a re-delivered command
+            return
+        found = await self._checkouts.get(command.checkout_id)
+        if found is None and self._checkout_grace > timedelta(0):
+            # The checkout event may still be on its way: park the command instead of
+            # blocking this partition. Look again after parking, since the checkout may
+            # have arrived in between (its handler looks for parked commands after storing).
+            await self._parked.park(command, utc_now() + self._checkout_grace)
+            found = await self._checkouts.get(command.checkout_id)
+            if found is None:
+                logger.info("order %s waits for checkout %s", command.order_id, command.checkout_id)
+                return
+        await self._decide_creation(command, found)
+
+    async def expire_parked(self) -> None:
+        """Decide the parked commands whose grace period is over (checkout not found, unless
+        it arrived at the last moment)."""
+        for command in await self._parked.expired(utc_now()):
+            await self._decide_creation(command, await self._checkouts.get(command.checkout_id))
+
+    async def _decide_creation(self, command: OrderCreateCommand, found: tuple[Checkout, str | None] | None) -> None:
+        checkout, ordered_by = found if found else (None, None)
+        status = creation_status(command, checkout, ordered_by)
+        if status is OrderStatus.CREATED and checkout is not None:
+            holder = await self._checkouts.claim(checkout.id, command.order_id)
+            status = creation_status(command, checkout, holder)
+        now = utc_now()
+        record = build_order(command, checkout, status, now)
+        if await self._orders.insert(record, event_for(record, "order.status.updated", None, now), command.command_id):
+            logger.info("order %s stored as %s", record.id, status)
+        await self._parked.remove(command.order_id)
+        await self.publish_outbox(command.order_id)
+
+    async def apply(self, command: OrderCommand) -> None:
+        """Apply a lifecycle or return command exactly once in effect. A conflicting write
+        (another command changed the order first) makes the decision again on the new order."""
+        while True:
+            state = await self._orders.get_with_state(command.order_id)
+            now = utc_now()
+            if state is None:
+                await self._refuse(command, f"order {command.order_id} not found")
+                return
+            record, applied_commands, outbox = state
+            if command.command_id in applied_commands:
+                await self.publish_outbox(record.id)
+                return
+            outcome = apply_command(record, command, now, self._return_policy)
+            if isinstance(outcome, Refusal):
+                await self._refuse(command, outcome.detail)
+                return
+            event = event_for(outcome.record, outcome.event_type, outcome.refund, now)
+            outbox_since = outbox[0].occurred_at if outbox else now
+            if await self._orders.replace(record.version, outcome.record, event, command.command_id, outbox_since):
+                await self._command_log.record(command.command_id, record.id, command.type, "applied", "", now)
+                await self.publish_outbox(record.id)
+                return
+
+    async def _refuse(self, command: OrderCommand, detail: str) -> None:
+        logger.info("command %s (%s) on order %s refused: %s", command.command_id, command.type, command.order_id, detail)
+        await self._command_log.record(command.command_id, command.order_id, command.type, "refused", detail, utc_now())
+
+    async def publish_outbox(self, order_id: str) -> None:
+        """Publish the order's unpublished events in version order, then forget them."""
+        state = await self._orders.get_with_state(order_id)
+        if state is None or not state[2]:
+            return
+        events = sorted(state[2], key=lambda e: e.version)
+        for event in events:
+            await self._publish_event(event)
+        await self._orders.clear_outbox(order_id, [e.id for e in events])
+
+    async def publish_stale_outboxes(self, older_than: timedelta = timedelta(seconds=5)) -> None:
+        """Events left unpublished by a crash between storing and publishing."""
+        for order_id in await self._orders.with_unpublished_events(utc_now() - older_than, limit=500):
+            await self.publish_outbox(order_id)

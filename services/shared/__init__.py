@@ -1,0 +1,1 @@
+"""What the three services share: configuration, logging and thin Kafka/MongoDB adapters."""

@@ -1,0 +1,119 @@
+"""Thin Kafka adapter over FastStream: the broker, the topics, publishing JSON, and a
+consumption wrapper that sends poison messages to ``<topic>.dlq`` and keeps going."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from schemas.topics import DLQ_REASON_HEADER, DLQ_SOURCE_TOPIC_HEADER, Topics
+
+from .retry import KAFKA_UNAVAILABLE, MONGO_UNAVAILABLE, until_available
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M")
+JSON_HEADERS = {"content-type": "application/json"}
+TOPIC_PARTITIONS = 6
+
+
+def make_broker(settings: Settings) -> KafkaBroker:
+    """A broker whose publishes are durable when they return: acks from all in-sync
+    replicas, idempotent producer (its own retries add no duplicates). Its request timeout
+    bounds how long a publish may wait for a broker that is down."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        request_timeout_ms=int(settings.publish_timeout_seconds * 1000),
+        client_id="orders",
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,
+        graceful_timeout=30.0,
+    )
+
+
+async def start_broker(broker: KafkaBroker) -> None:
+    await until_available("Kafka", broker.start, KAFKA_UNAVAILABLE)
+
+
+async def publish(broker: KafkaBroker, message: BaseModel, topic: str, key: str) -> None:
+    """Publish one model as JSON; returns once Kafka has it durably."""
+    await broker.publish(message.model_dump_json().encode(), topic, key=key.encode(), headers=JSON_HEADERS)
+
+
+async def ensure_topics(settings: Settings, partitions: int = TOPIC_PARTITIONS) -> list[str]:
+    """Create the service's topics (dead-letter topics included) if missing; idempotent."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="orders-admin")
+    await until_available("Kafka", admin.start, KAFKA_UNAVAILABLE)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in settings.topics.all() if t not in existing]
+        if missing:
+            response = await admin.create_topics([NewTopic(t, partitions, 1) for t in missing])
+            for topic, code, *_ in getattr(response, "topic_errors", []) or getattr(response, "topic_error_codes", []):
+                if code not in (0, TopicAlreadyExistsError.errno):
+                    raise RuntimeError(f"creating topic {topic} failed with error code {code}")
+        return missing
+    finally:
+        await admin.close()
+
+
+class PoisonMessage(Exception):
+    """A message that can never be processed: it goes to the dead-letter topic."""
+
+
+def decode(message: KafkaMessage, adapter: TypeAdapter[M]) -> M:
+    try:
+        return adapter.validate_json(message.body)
+    except ValidationError as error:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in error.errors()[:5])
+        raise PoisonMessage(f"invalid message: {fields}") from error
+
+
+async def dead_letter(broker: KafkaBroker, message: KafkaMessage, reason: str) -> None:
+    record = message.raw_message
+    source = getattr(record, "topic", "unknown")
+    headers = {k: v.decode(errors="replace") if isinstance(v, bytes) else str(v) for k, v in message.headers.items()}
+    headers |= {
+        DLQ_REASON_HEADER: reason[:1000],
+        DLQ_SOURCE_TOPIC_HEADER: source,
+        "x-dlq-source-partition": str(getattr(record, "partition", "")),
+        "x-dlq-source-offset": str(getattr(record, "offset", "")),
+    }
+    key = getattr(record, "key", None)
+    await broker.publish(message.body, Topics.dead_letter(source), key=key, headers=headers)
+
+
+async def consume(
+    broker: KafkaBroker, message: KafkaMessage, adapter: TypeAdapter[M], handle: Callable[[M], Awaitable[Any]]
+) -> None:
+    """Decode a message and handle it. While MongoDB or Kafka is unreachable the handler is
+    retried (the message stays uncommitted); a message that cannot be decoded, or whose
+    handling fails for another reason, is dead-lettered so the consumer keeps going."""
+    try:
+        decoded = decode(message, adapter)
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(MONGO_UNAVAILABLE + KAFKA_UNAVAILABLE + (asyncio.TimeoutError,)),
+            wait=wait_exponential(multiplier=0.2, max=10),
+            reraise=True,
+        ):
+            with attempt:
+                await handle(decoded)
+    except PoisonMessage as error:
+        logger.warning("dead-lettering a message: %s", error)
+        await dead_letter(broker, message, str(error))
+    except Exception as error:  # noqa: BLE001 - one bad message must not stop the consumer
+        logger.exception("handling a message failed; dead-lettering it")
+        await dead_letter(broker, message, f"{type(error).__name__}: {error}")
+
+
+def model_adapter(model: type[M]) -> TypeAdapter[M]:
+    return TypeAdapter(model)

@@ -1,0 +1,66 @@
+"""MongoDB connection, collection names and indexes (MongoDB and FerretDB v1 alike)."""
+
+import logging
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from .retry import MONGO_UNAVAILABLE, until_available
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Document = dict[str, Any]
+Database = AsyncDatabase[Document]
+
+ORDERS = "orders"
+CHECKOUTS = "checkouts"
+IDEMPOTENCY_KEYS = "idempotency_keys"
+API_KEYS = "api_keys"
+MERCHANTS = "merchants"
+PARKED_CREATES = "parked_creates"
+COMMAND_LOG = "command_log"
+WEBHOOK_DELIVERIES = "webhook_deliveries"
+WEBHOOK_ATTEMPTS = "webhook_attempts"
+
+INDEXES: dict[str, list[list[tuple[str, int]]]] = {
+    ORDERS: [
+        [("merchantId", ASCENDING), ("createdAt", DESCENDING), ("id", DESCENDING)],
+        [("merchantId", ASCENDING), ("userId", ASCENDING), ("createdAt", DESCENDING)],
+        [("merchantId", ASCENDING), ("status", ASCENDING), ("createdAt", DESCENDING)],
+        [("merchantId", ASCENDING), ("idempotencyKey", ASCENDING)],
+        [("merchantId", ASCENDING), ("amount", ASCENDING)],
+        [("checkoutId", ASCENDING)],
+        [("createdAt", DESCENDING), ("id", DESCENDING)],
+        [("outboxSince", ASCENDING)],
+    ],
+    PARKED_CREATES: [[("checkoutId", ASCENDING)], [("deadline", ASCENDING)]],
+    WEBHOOK_DELIVERIES: [
+        [("state", ASCENDING), ("dueAt", ASCENDING)],
+        [("orderId", ASCENDING), ("createdAt", DESCENDING)],
+    ],
+    WEBHOOK_ATTEMPTS: [[("orderId", ASCENDING), ("attemptedAt", DESCENDING)]],
+    API_KEYS: [[("merchantId", ASCENDING)]],
+}
+
+
+def mongo_client(settings: Settings) -> AsyncMongoClient[Document]:
+    return AsyncMongoClient(settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000)
+
+
+async def connect(settings: Settings) -> tuple[AsyncMongoClient[Document], Database]:
+    """A client and the database of ``MONGODB_URL``, once the server answers; waits (and
+    says so in the log) while it does not."""
+    client = mongo_client(settings)
+    db = client.get_default_database(default="orders")
+    await until_available("MongoDB", lambda: db.command("ping"), MONGO_UNAVAILABLE)
+    return client, db
+
+
+async def ensure_indexes(db: Database) -> None:
+    """Create the indexes the queries need; idempotent, run at every start-up."""
+    for collection, indexes in INDEXES.items():
+        for keys in indexes:
+            await db[collection].create_index(keys)
+    logger.info("indexes are in place")

@@ -1,0 +1,72 @@
+"""Configuration, from environment variables, with working local defaults."""
+
+import json
+from functools import cached_property
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from schemas.topics import Topics
+from services.domain.returns import DEFAULT_RETURN_REASONS, ReturnPolicy, ReturnReason
+
+#: Webhook retry schedule of the contract, in seconds after the previous attempt.
+DEFAULT_RETRY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    mongodb_url: str = "mongodb://127.0.0.1:27017/orders"
+
+    http_host: str = Field(default="127.0.0.1", validation_alias="ORDERS_HTTP_HOST")
+    http_port: int = Field(default=8000, validation_alias="ORDERS_HTTP_PORT")
+    topic_prefix: str = Field(default="", validation_alias="ORDERS_TOPIC_PREFIX")
+    log_level: str = Field(default="INFO", validation_alias="ORDERS_LOG_LEVEL")
+
+    publish_timeout_seconds: float = Field(default=5.0, gt=0, validation_alias="ORDERS_PUBLISH_TIMEOUT_SECONDS")
+    checkout_grace_seconds: float = Field(default=30.0, ge=0, validation_alias="ORDERS_CHECKOUT_GRACE_SECONDS")
+    writer_workers: int = Field(default=6, ge=1, validation_alias="ORDERS_WRITER_WORKERS")
+
+    return_window_days: float = Field(default=14.0, ge=0, validation_alias="ORDERS_RETURN_WINDOW_DAYS")
+    return_reasons: Annotated[tuple[ReturnReason, ...], NoDecode] = Field(
+        default=DEFAULT_RETURN_REASONS, validation_alias="ORDERS_RETURN_REASONS"
+    )
+
+    allow_private_webhooks: bool = Field(default=False, validation_alias="ORDERS_ALLOW_PRIVATE_WEBHOOKS")
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, validation_alias="ORDERS_WEBHOOK_TIMEOUT_SECONDS")
+    webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=DEFAULT_RETRY_SCHEDULE, validation_alias="ORDERS_WEBHOOK_RETRY_SCHEDULE"
+    )
+    webhook_concurrency: int = Field(default=256, ge=1, validation_alias="ORDERS_WEBHOOK_CONCURRENCY")
+    webhook_per_host_concurrency: int = Field(default=16, ge=1, validation_alias="ORDERS_WEBHOOK_PER_HOST_CONCURRENCY")
+
+    @field_validator("return_reasons", mode="before")
+    @classmethod
+    def _parse_reasons(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(ReturnReason(**item) for item in json.loads(value))
+        return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _parse_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(float(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_not_empty(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(v < 0 for v in value):
+            raise ValueError("needs at least one delay, none negative")
+        return value
+
+    @cached_property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    @cached_property
+    def return_policy(self) -> ReturnPolicy:
+        return ReturnPolicy(window_days=self.return_window_days, reasons=self.return_reasons)

@@ -1,0 +1,1 @@
+"""The webhook-dispatcher: fans each order event out to the order's webhook URLs."""

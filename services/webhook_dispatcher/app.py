@@ -1,0 +1,64 @@
+"""The webhook-dispatcher process: consumes ``order.events`` and runs the retry loop."""
+
+import asyncio
+import logging
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from schemas.events import OrderEvent
+from services.shared.delivery_store import DeliveryStore
+from services.shared.kafka import consume, ensure_topics, make_broker, model_adapter, start_broker
+from services.shared.merchant_store import MerchantStore
+from services.shared.mongo import connect, ensure_indexes
+from services.shared.runtime import every, wait_for_stop_signal
+from services.shared.settings import Settings
+
+from .sender import WebhookSender
+from .service import Dispatcher
+
+logger = logging.getLogger(__name__)
+
+ORDER_EVENT = model_adapter(OrderEvent)
+
+
+def subscribe(broker: KafkaBroker, dispatcher: Dispatcher, settings: Settings) -> None:
+    """An event is committed once its deliveries are stored; attempts run on their own."""
+
+    @broker.subscriber(
+        settings.topics.order_events,
+        group_id=settings.topic_prefix + "orders-webhook-dispatcher",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        max_workers=3,
+    )
+    async def on_order_event(message: KafkaMessage) -> None:
+        await consume(broker, message, ORDER_EVENT, dispatcher.take_event)
+
+
+async def run(settings: Settings) -> None:
+    client, db = await connect(settings)
+    await ensure_indexes(db)
+    await ensure_topics(settings)
+    sender = WebhookSender(
+        timeout_seconds=settings.webhook_timeout_seconds,
+        allow_private=settings.allow_private_webhooks,
+        connections=settings.webhook_concurrency,
+    )
+    await sender.start()
+    dispatcher = Dispatcher(DeliveryStore(db), MerchantStore(db), sender, settings)
+    broker = make_broker(settings)
+    subscribe(broker, dispatcher, settings)
+    await start_broker(broker)
+    retries = asyncio.create_task(every(0.5, "taking due webhook deliveries", dispatcher.take_due))
+    logger.info("webhook-dispatcher is consuming %s", settings.topics.order_events)
+    try:
+        await wait_for_stop_signal()
+    finally:
+        logger.info("webhook-dispatcher stopping")
+        await broker.stop()
+        retries.cancel()
+        await dispatcher.drain(timeout=settings.webhook_timeout_seconds)
+        await sender.close()
+        await client.close()

@@ -1,0 +1,129 @@
+"""What the dispatcher does: fan each event out into deliveries (stored first, so none is
+lost), attempt each on its own, record every attempt, and reschedule failures."""
+
+import asyncio
+import logging
+from collections import defaultdict
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from schemas.base import utc_now
+from schemas.deliveries import DeliveryState, WebhookDelivery
+from schemas.events import OrderEvent
+from services.domain.webhooks import after_attempt, delivery_id, webhook_body
+from services.shared.delivery_store import NEVER, DeliveryStore
+from services.shared.merchant_store import MerchantStore
+from services.shared.settings import Settings
+
+from .breaker import CircuitBreakers
+from .sender import WebhookSender
+
+logger = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, store: DeliveryStore, merchants: MerchantStore, sender: WebhookSender, settings: Settings) -> None:
+        self._store = store
+        self._merchants = merchants
+        self._sender = sender
+        self._schedule = settings.webhook_retry_schedule
+        # A lease outlives the longest attempt, so no other dispatcher takes a delivery
+        # that is still being attempted; after a crash it runs out and the delivery is retried.
+        self._lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
+        self._slots = asyncio.Semaphore(settings.webhook_concurrency)
+        self._per_host_limit = settings.webhook_per_host_concurrency
+        self._host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self._per_host_limit))
+        self._breakers = CircuitBreakers()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._max_in_flight = settings.webhook_concurrency * 40
+
+    async def take_event(self, event: OrderEvent) -> None:
+        """Store one delivery per URL of the order, then attempt the new ones at once."""
+        now = utc_now()
+        body = webhook_body(event).decode()
+        deliveries = [
+            WebhookDelivery(
+                id=delivery_id(event.id, url),
+                event_id=event.id,
+                event_type=event.type,
+                order_id=event.order_id,
+                merchant_id=event.merchant_id,
+                version=event.version,
+                url=url,
+                body=body,
+                due_at=now,
+                lease_until=now + self._lease,
+                created_at=now,
+            )
+            for url in event.order.webhook_urls
+        ]
+        for delivery in await self._store.add(deliveries):
+            await self._spawn(delivery)
+
+    async def take_due(self, limit: int = 200) -> int:
+        """Claim deliveries whose retry is due, or whose worker died, and attempt them."""
+        if len(self._in_flight) >= self._max_in_flight:
+            return 0
+        now = utc_now()
+        claimed = await self._store.claim_due(now, now + self._lease, limit)
+        for delivery in claimed:
+            await self._spawn(delivery)
+        return len(claimed)
+
+    async def _spawn(self, delivery: WebhookDelivery) -> None:
+        while len(self._in_flight) >= self._max_in_flight:  # back-pressure on the consumer
+            await asyncio.sleep(0.05)
+        task = asyncio.create_task(self._attempt(delivery), name=f"webhook {delivery.id}")
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _attempt(self, delivery: WebhookDelivery) -> None:
+        host = urlsplit(delivery.url).hostname or ""
+        if wait := self._breakers.blocked_for(host):
+            await self._store.postpone(delivery.id, utc_now() + timedelta(seconds=wait))
+            return
+        try:
+            async with self._host_slots[host], self._slots:
+                secrets = await self._merchants.webhook_secrets(delivery.merchant_id)
+                result = await self._sender.send(delivery.url, delivery.event_id, delivery.body.encode(), secrets)
+        except Exception:  # noqa: BLE001 - the lease runs out and the delivery is retried
+            logger.exception("attempting delivery %s failed before a result", delivery.id)
+            return
+        self._breakers.record(host, result.succeeded)
+        attempts = delivery.attempts + 1
+        step = after_attempt(result, attempts, self._schedule)
+        now = utc_now()
+        outcome = {DeliveryState.DELIVERED: "delivered", DeliveryState.ABORTED: "aborted"}.get(step.state, "failed")
+        attempt = {
+            "deliveryId": delivery.id,
+            "eventId": delivery.event_id,
+            "orderId": delivery.order_id,
+            "merchantId": delivery.merchant_id,
+            "url": delivery.url,
+            "attempt": attempts,
+            "attemptedAt": now,
+            "statusCode": result.status_code,
+            "durationMs": result.duration_ms,
+            "error": result.error,
+            "outcome": outcome,
+        }
+        update: dict[str, object] = {
+            "state": step.state.value,
+            "attempts": attempts,
+            "leaseUntil": NEVER,
+            "lastError": result.error or (f"HTTP {result.status_code}" if not result.succeeded else None),
+        }
+        if step.retry_in is not None:
+            update["dueAt"] = now + timedelta(seconds=step.retry_in)
+        await self._store.finish_attempt(delivery, attempt, update)
+        if step.state is DeliveryState.DEAD:
+            logger.warning("delivery %s to %s is dead-lettered after %d attempts", delivery.id, delivery.url, attempts)
+
+    async def drain(self, timeout: float) -> None:
+        """On shutdown: let attempts in flight finish; what is left keeps its lease and is
+        attempted again by whichever dispatcher runs next."""
+        if self._in_flight:
+            logger.info("waiting for %d webhook attempts in flight", len(self._in_flight))
+            _, pending = await asyncio.wait(set(self._in_flight), timeout=timeout)
+            for task in pending:
+                task.cancel()
