@@ -78,14 +78,7 @@ class RejectReturn(_OrderCommandBase):
 
 
 OrderCommand = Annotated[
-    ConfirmOrder
-    | ShipOrder
-    | DeliverOrder
-    | CancelOrder
-    | OpenReturn
-    | PickUpReturn
-    | SucceedReturn
-    | RejectReturn,
+    ConfirmOrder | ShipOrder | DeliverOrder | CancelOrder | OpenReturn | PickUpReturn | SucceedReturn | RejectReturn,
     Field(discriminator="type"),
 ]
 """One message of ``order.commands``: a lifecycle or return transition."""

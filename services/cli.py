@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -49,14 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     topics.add_parser("create", help="create the service's topics if missing").set_defaults(run=_async(_create_topics))
 
     demo = commands.add_parser("demo", help="sample data").add_subparsers(dest="action", required=True)
-    checkout = demo.add_parser("checkout", help="publish a checkout event to checkout.events, as the checkout service would")
+    checkout = demo.add_parser(
+        "checkout", help="publish a checkout event to checkout.events, as the checkout service would"
+    )
     checkout.add_argument("--merchant", required=True)
     checkout.add_argument("--checkout-id", default=None)
     checkout.add_argument("--status", choices=[s.value for s in CheckoutStatus], default="paid")
     checkout.add_argument("--version", type=int, default=1)
     checkout.set_defaults(run=_async(_publish_demo_checkout))
 
-    dlq = commands.add_parser("dlq", help="dead-lettered webhook deliveries").add_subparsers(dest="action", required=True)
+    dlq = commands.add_parser("dlq", help="dead-lettered webhook deliveries").add_subparsers(
+        dest="action", required=True
+    )
     dlq_list = dlq.add_parser("list", help="list dead letters, newest first (one JSON object a line)")
     dlq_list.add_argument("--limit", type=int, default=100)
     dlq_list.set_defaults(run=_async(_dlq_list))
@@ -71,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _async(command: Callable[[Settings, argparse.Namespace], Awaitable[None]]) -> Callable[[Settings, argparse.Namespace], None]:
+def _async(
+    command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, None]],
+) -> Callable[[Settings, argparse.Namespace], None]:
     return lambda settings, args: asyncio.run(command(settings, args))
 
 
@@ -132,7 +138,11 @@ async def _create_key(settings: Settings, args: argparse.Namespace) -> None:
         credentials = await MerchantStore(db).create_key(args.merchant, admin=args.admin)
         print(
             json.dumps(
-                {"merchantId": credentials.merchant_id, "apiKey": credentials.api_key, "webhookSecret": credentials.webhook_secret}
+                {
+                    "merchantId": credentials.merchant_id,
+                    "apiKey": credentials.api_key,
+                    "webhookSecret": credentials.webhook_secret,
+                }
             )
         )
 
@@ -143,7 +153,11 @@ async def _rotate_secret(settings: Settings, args: argparse.Namespace) -> None:
     from services.shared.merchant_store import MerchantStore
 
     async def work(db: Any) -> None:
-        print(json.dumps({"merchantId": args.merchant, "webhookSecret": await MerchantStore(db).rotate_secret(args.merchant)}))
+        print(
+            json.dumps(
+                {"merchantId": args.merchant, "webhookSecret": await MerchantStore(db).rotate_secret(args.merchant)}
+            )
+        )
 
     await _with_db(settings, work)
 
@@ -170,7 +184,9 @@ def demo_checkout(merchant_id: str, checkout_id: str, status: CheckoutStatus, ve
         currency="EGP",
         amount=sum(p.quantity * p.unit_price for p in products),
         products=products,
-        address=Address(first_name="Mona", last_name="Hassan", phone="+201000000000", line1="12 Nile St", city="Cairo", country="EG"),
+        address=Address(
+            first_name="Mona", last_name="Hassan", phone="+201000000000", line1="12 Nile St", city="Cairo", country="EG"
+        ),
         version=version,
     )
     event_type = {"paid": "checkout.paid", "expired": "checkout.expired"}.get(status.value, "checkout.updated")
@@ -180,7 +196,9 @@ def demo_checkout(merchant_id: str, checkout_id: str, status: CheckoutStatus, ve
 async def _publish_demo_checkout(settings: Settings, args: argparse.Namespace) -> None:
     from services.shared.kafka import ensure_topics, make_broker, publish, start_broker
 
-    event = demo_checkout(args.merchant, args.checkout_id or str(uuid.uuid4()), CheckoutStatus(args.status), args.version)
+    event = demo_checkout(
+        args.merchant, args.checkout_id or str(uuid.uuid4()), CheckoutStatus(args.status), args.version
+    )
     await ensure_topics(settings)
     broker = make_broker(settings)
     await start_broker(broker)
@@ -205,7 +223,9 @@ async def _dlq_replay(settings: Settings, args: argparse.Namespace) -> None:
     from services.shared.delivery_store import DeliveryStore
 
     async def work(db: Any) -> None:
-        count = await DeliveryStore(db).replay(delivery_id=args.delivery, order_id=args.order, url=args.url, since=args.since)
+        count = await DeliveryStore(db).replay(
+            delivery_id=args.delivery, order_id=args.order, url=args.url, since=args.since
+        )
         print(json.dumps({"replayed": count}))
 
     await _with_db(settings, work)

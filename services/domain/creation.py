@@ -21,7 +21,9 @@ def creation_status(command: OrderCreateCommand, checkout: Checkout | None, orde
     return OrderStatus.CREATED
 
 
-def build_order(command: OrderCreateCommand, checkout: Checkout | None, status: OrderStatus, now: datetime) -> OrderRecord:
+def build_order(
+    command: OrderCreateCommand, checkout: Checkout | None, status: OrderStatus, now: datetime
+) -> OrderRecord:
     """The order at version 1. It carries the checkout's contents only when it was created
     from it; a failed order never shows a checkout that was not the caller's."""
     from_checkout = checkout if status is OrderStatus.CREATED else None

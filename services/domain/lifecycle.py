@@ -132,4 +132,3 @@ def _apply_return_transition(
 
 def _next_version(record: OrderRecord, now: datetime, update: dict[str, object]) -> OrderRecord:
     return record.model_copy(update={**update, "updated_at": now, "version": record.version + 1})
-

@@ -90,7 +90,9 @@ def decide_return(
                 f"{field}.quantity",
             )
     return [
-        ReturnedProduct.model_validate({**products[item.id].model_dump(), "quantity": item.quantity, "reason": item.reason})
+        ReturnedProduct.model_validate(
+            {**products[item.id].model_dump(), "quantity": item.quantity, "reason": item.reason}
+        )
         for item in items
     ]
 

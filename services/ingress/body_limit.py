@@ -36,7 +36,9 @@ class BodySizeLimit:
                 return
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}], receive), send)
+        await self.app(
+            scope, _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}], receive), send
+        )
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:

@@ -34,6 +34,10 @@ class CommandPublisher:
         self._connected.set()
         logger.info("connected to Kafka at %s", self._settings.kafka_bootstrap_servers)
 
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
     async def stop(self) -> None:
         if self._connecting is not None:
             self._connecting.cancel()
@@ -49,7 +53,7 @@ class CommandPublisher:
             await asyncio.wait_for(
                 publish(self._broker, message, topic, key), timeout=self._settings.publish_timeout_seconds * 2
             )
-        except Exception as error:  # noqa: BLE001 - any failure to publish is a 503
+        except Exception as error:
             logger.warning("publishing to %s failed: %s: %s", topic, type(error).__name__, error)
             raise _unavailable("the message broker did not accept the request in time") from error
 

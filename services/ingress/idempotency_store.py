@@ -26,7 +26,9 @@ class IdempotencyStore:
         """Reserve the key for ``order_id``; however many requests race, one reservation
         wins (a unique ``_id``) and every request gets that one back."""
         try:
-            await self._keys.insert_one({"_id": record_id, "orderId": order_id, "fingerprint": fingerprint, "createdAt": utc_now()})
+            await self._keys.insert_one(
+                {"_id": record_id, "orderId": order_id, "fingerprint": fingerprint, "createdAt": utc_now()}
+            )
         except DuplicateKeyError:
             existing = await self.get(record_id)
             if existing is None:  # pragma: no cover - keys are never deleted

@@ -84,7 +84,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return problem_response(Problem(error.status_code, str(error.detail), headers=error.headers))
+        return problem_response(Problem(error.status_code, str(error.detail), headers=dict(error.headers or {})))
 
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, error: Exception) -> JSONResponse:

@@ -81,6 +81,13 @@ def _refused(refusal: Refusal) -> Problem:
     return Problem(REFUSAL_STATUS[refusal.kind], refusal.detail, errors=errors)
 
 
+@router.get("/health", include_in_schema=False)
+async def health(request: Request) -> JSONResponse:
+    """200 once the ingress can take commands (Kafka connected); 503 before."""
+    ready = ingress(request).commands.connected
+    return JSONResponse({"status": "ok" if ready else "starting", "kafka": ready}, status_code=200 if ready else 503)
+
+
 @router.post("/orders", response_model=IdResponse)
 async def create_order(request: Request, caller: Caller, body: CreateOrderRequest) -> IdResponse:
     app = ingress(request)
@@ -162,7 +169,9 @@ async def ship_order(request: Request, caller: Caller, order_id: str, body: Ship
     if body.tracking_url is not None and (problem := webhook_url_problem(body.tracking_url, allow_private=True)):
         raise field_problem(422, "trackingURL", problem)
     record = await _load(request, caller, order_id)
-    command = ShipOrder(**_command_fields(record), tracking_reference=body.tracking_reference, tracking_url=body.tracking_url)
+    command = ShipOrder(
+        **_command_fields(record), tracking_reference=body.tracking_reference, tracking_url=body.tracking_url
+    )
     return await _submit_order_command(request, record, command)
 
 
@@ -240,7 +249,12 @@ async def _load(request: Request, caller: Caller, order_id: str) -> OrderRecord:
 
 
 def _command_fields(record: OrderRecord) -> dict[str, object]:
-    return {"command_id": str(uuid.uuid4()), "order_id": record.id, "merchant_id": record.merchant_id, "issued_at": utc_now()}
+    return {
+        "command_id": str(uuid.uuid4()),
+        "order_id": record.id,
+        "merchant_id": record.merchant_id,
+        "issued_at": utc_now(),
+    }
 
 
 async def _submit_order_command(request: Request, record: OrderRecord, command: OrderCommand) -> IdResponse:
@@ -272,4 +286,6 @@ def _view(record: OrderRecord, app: "Ingress", now: datetime, *, with_returns: b
 
 
 def _pagination(total: int, page: int, page_size: int) -> Pagination:
-    return Pagination(total_items=total, current_page=page, page_size=page_size, total_pages=math.ceil(total / page_size))
+    return Pagination(
+        total_items=total, current_page=page, page_size=page_size, total_pages=math.ceil(total / page_size)
+    )

@@ -113,7 +113,9 @@ class OrderWriter:
                 return
 
     async def _refuse(self, command: OrderCommand, detail: str) -> None:
-        logger.info("command %s (%s) on order %s refused: %s", command.command_id, command.type, command.order_id, detail)
+        logger.info(
+            "command %s (%s) on order %s refused: %s", command.command_id, command.type, command.order_id, detail
+        )
         await self._command_log.record(command.command_id, command.order_id, command.type, "refused", detail, utc_now())
 
     async def publish_outbox(self, order_id: str) -> None:

@@ -1,6 +1,7 @@
 """The writer's own bookkeeping: create commands waiting for their checkout, and the
 outcome of every command (applied or refused, and why)."""
 
+import contextlib
 from datetime import datetime
 
 from pymongo.errors import DuplicateKeyError
@@ -17,15 +18,21 @@ class ParkedCreates:
         self._parked = db[PARKED_CREATES]
 
     async def park(self, command: OrderCreateCommand, deadline: datetime) -> None:
-        try:
+        with contextlib.suppress(DuplicateKeyError):  # parked before: keep the first deadline
             await self._parked.insert_one(
-                {"_id": command.order_id, "checkoutId": command.checkout_id, "deadline": deadline, "command": command.model_dump(mode="python")}
+                {
+                    "_id": command.order_id,
+                    "checkoutId": command.checkout_id,
+                    "deadline": deadline,
+                    "command": command.model_dump(mode="python"),
+                }
             )
-        except DuplicateKeyError:
-            pass
 
     async def for_checkout(self, checkout_id: str) -> list[OrderCreateCommand]:
-        return [OrderCreateCommand.model_validate(d["command"]) async for d in self._parked.find({"checkoutId": checkout_id})]
+        return [
+            OrderCreateCommand.model_validate(d["command"])
+            async for d in self._parked.find({"checkoutId": checkout_id})
+        ]
 
     async def expired(self, now: datetime, limit: int = 100) -> list[OrderCreateCommand]:
         cursor = self._parked.find({"deadline": {"$lte": now}}).limit(limit)
@@ -39,9 +46,19 @@ class CommandLog:
     def __init__(self, db: Database) -> None:
         self._log = db[COMMAND_LOG]
 
-    async def record(self, command_id: str, order_id: str, command_type: str, outcome: str, detail: str, at: datetime) -> None:
+    async def record(
+        self, command_id: str, order_id: str, command_type: str, outcome: str, detail: str, at: datetime
+    ) -> None:
         await self._log.update_one(
             {"_id": command_id},
-            {"$setOnInsert": {"orderId": order_id, "type": command_type, "outcome": outcome, "detail": detail, "at": at}},
+            {
+                "$setOnInsert": {
+                    "orderId": order_id,
+                    "type": command_type,
+                    "outcome": outcome,
+                    "detail": detail,
+                    "at": at,
+                }
+            },
             upsert=True,
         )

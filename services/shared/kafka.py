@@ -110,7 +110,7 @@ async def consume(
     except PoisonMessage as error:
         logger.warning("dead-lettering a message: %s", error)
         await dead_letter(broker, message, str(error))
-    except Exception as error:  # noqa: BLE001 - one bad message must not stop the consumer
+    except Exception as error:
         logger.exception("handling a message failed; dead-lettering it")
         await dead_letter(broker, message, f"{type(error).__name__}: {error}")
 

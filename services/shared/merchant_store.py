@@ -46,7 +46,9 @@ class MerchantStore:
         a signature of each."""
         secret = new_webhook_secret()
         secrets = (await self.webhook_secrets(merchant_id, fresh=True))[-1:] if keep_previous else []
-        await self._merchants.update_one({"_id": merchant_id}, {"$set": {"webhookSecrets": [*secrets, secret]}}, upsert=True)
+        await self._merchants.update_one(
+            {"_id": merchant_id}, {"$set": {"webhookSecrets": [*secrets, secret]}}, upsert=True
+        )
         self._secrets.pop(merchant_id, None)
         return secret
 

@@ -14,7 +14,16 @@ from services.domain.queries import Condition, OrderQuery, expand_status
 from .mongo import ORDERS, Database, Document
 
 _INTERNAL_FIELDS = {"_id": 0, "outbox": 0, "appliedCommands": 0, "outboxSince": 0}
-_OPERATORS = {"eq": "$eq", "ne": "$ne", "in": "$in", "nin": "$nin", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
+_OPERATORS = {
+    "eq": "$eq",
+    "ne": "$ne",
+    "in": "$in",
+    "nin": "$nin",
+    "gt": "$gt",
+    "gte": "$gte",
+    "lt": "$lt",
+    "lte": "$lte",
+}
 
 
 def order_filter(query: OrderQuery, merchant_id: str | None) -> Document:
@@ -72,7 +81,12 @@ class OrderStore:
         criteria = order_filter(query, merchant_id)
         cursor = (
             self._orders.find(criteria, _INTERNAL_FIELDS)
-            .sort([(query.sort_field, query.sort_direction), ("id", ASCENDING if query.sort_direction == 1 else DESCENDING)])
+            .sort(
+                [
+                    (query.sort_field, query.sort_direction),
+                    ("id", ASCENDING if query.sort_direction == 1 else DESCENDING),
+                ]
+            )
             .skip((query.page - 1) * query.page_size)
             .limit(query.page_size)
         )

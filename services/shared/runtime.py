@@ -23,6 +23,6 @@ async def every(seconds: float, name: str, work: Callable[[], Awaitable[object]]
             await work()
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - the loop must outlive one failed round
+        except Exception:
             logger.exception("%s failed; trying again in %.1fs", name, seconds)
         await asyncio.sleep(seconds)

@@ -32,7 +32,9 @@ class PublicOnlyResolver(AbstractResolver):
     def __init__(self) -> None:
         self._resolver = DefaultResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         results = await self._resolver.resolve(host, port, family)
         for result in results:
             address = literal_address(result["host"])
@@ -83,7 +85,7 @@ class WebhookSender:
                 await response.content.read(MAX_RESPONSE_BYTES)
                 abort = response.headers.get(ABORT_HEADER, "").lower() == ABORT_VALUE
                 return AttemptResult(response.status, _since(started), None, abort)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ForbiddenDestination, OSError, ValueError) as error:
+        except (TimeoutError, aiohttp.ClientError, ForbiddenDestination, OSError, ValueError) as error:
             return AttemptResult(None, _since(started), _error_class(error))
 
     def _check_literal_destination(self, url: str) -> None:

@@ -22,7 +22,9 @@ logger = logging.getLogger(__name__)
 
 
 class Dispatcher:
-    def __init__(self, store: DeliveryStore, merchants: MerchantStore, sender: WebhookSender, settings: Settings) -> None:
+    def __init__(
+        self, store: DeliveryStore, merchants: MerchantStore, sender: WebhookSender, settings: Settings
+    ) -> None:
         self._store = store
         self._merchants = merchants
         self._sender = sender
@@ -32,10 +34,13 @@ class Dispatcher:
         self._lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
         self._slots = asyncio.Semaphore(settings.webhook_concurrency)
         self._per_host_limit = settings.webhook_per_host_concurrency
-        self._host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self._per_host_limit))
+        self._host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(self._per_host_limit)
+        )
         self._breakers = CircuitBreakers()
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._max_in_flight = settings.webhook_concurrency * 40
+        # Back-pressure: past this many attempts in flight, consuming events waits.
+        self._capacity = asyncio.Semaphore(settings.webhook_concurrency * 40)
 
     async def take_event(self, event: OrderEvent) -> None:
         """Store one delivery per URL of the order, then attempt the new ones at once."""
@@ -62,7 +67,7 @@ class Dispatcher:
 
     async def take_due(self, limit: int = 200) -> int:
         """Claim deliveries whose retry is due, or whose worker died, and attempt them."""
-        if len(self._in_flight) >= self._max_in_flight:
+        if self._capacity.locked():
             return 0
         now = utc_now()
         claimed = await self._store.claim_due(now, now + self._lease, limit)
@@ -71,11 +76,14 @@ class Dispatcher:
         return len(claimed)
 
     async def _spawn(self, delivery: WebhookDelivery) -> None:
-        while len(self._in_flight) >= self._max_in_flight:  # back-pressure on the consumer
-            await asyncio.sleep(0.05)
+        await self._capacity.acquire()
         task = asyncio.create_task(self._attempt(delivery), name=f"webhook {delivery.id}")
         self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._capacity.release()
 
     async def _attempt(self, delivery: WebhookDelivery) -> None:
         host = urlsplit(delivery.url).hostname or ""
@@ -86,7 +94,7 @@ class Dispatcher:
             async with self._host_slots[host], self._slots:
                 secrets = await self._merchants.webhook_secrets(delivery.merchant_id)
                 result = await self._sender.send(delivery.url, delivery.event_id, delivery.body.encode(), secrets)
-        except Exception:  # noqa: BLE001 - the lease runs out and the delivery is retried
+        except Exception:
             logger.exception("attempting delivery %s failed before a result", delivery.id)
             return
         self._breakers.record(host, result.succeeded)
