@@ -46,8 +46,8 @@ DEFAULT_PAGE_SIZE = 25
 MAX_OFFSET = 100_000
 """Deep pages cost the database a scan: past this many skipped orders, narrow the filter."""
 
-_OPERATOR = re.compile(r"^\$([a-z]+):(.*)$", re.DOTALL)
-_INTEGER = re.compile(r"^-?[0-9]{1,18}$")
+_OPERATOR = re.compile(r"\$([a-z]+):(.*)", re.DOTALL)
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 
 class QueryError(ValueError):
@@ -117,7 +117,7 @@ def _parse_condition(parameter: str, field: str, raw: str, *, admin: bool) -> Co
         raise QueryError(parameter, "unknown filter field")
     operator, operand = "eq", raw
     if raw.startswith("$"):
-        match = _OPERATOR.match(raw)
+        match = _OPERATOR.fullmatch(raw)
         if match is None:
             raise QueryError(parameter, "a value starting with '$' must be '$<operator>:<value>'")
         operator, operand = match.group(1), match.group(2)
@@ -131,7 +131,7 @@ def _parse_condition(parameter: str, field: str, raw: str, *, admin: bool) -> Co
 
 def _parse_value(parameter: str, kind: FieldKind, text: str) -> Scalar:
     if kind == "integer":
-        if not _INTEGER.match(text):
+        if not _INTEGER.fullmatch(text):
             raise QueryError(parameter, f"{text!r} is not an integer")
         return int(text)
     if kind == "datetime":
@@ -155,7 +155,7 @@ def _parse_datetime(parameter: str, text: str) -> datetime:
 
 
 def _parse_bounded_int(parameter: str, raw: str, low: int, high: int | None) -> int:
-    if not _INTEGER.match(raw) or int(raw) < low or (high is not None and int(raw) > high):
+    if not _INTEGER.fullmatch(raw) or int(raw) < low or (high is not None and int(raw) > high):
         bound = f"from {low} to {high}" if high is not None else f"from {low}"
         raise QueryError(parameter, f"must be an integer {bound}")
     return int(raw)
