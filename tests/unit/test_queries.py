@@ -166,7 +166,7 @@ operators = st.sampled_from(
 atoms = st.one_of(
     st.integers(-(10**20), 10**20).map(str),
     st.from_regex(r"-?[0-9]{1,20}[\n a]?", fullmatch=True),
-    st.sampled_from(sorted(STATUSES) + ["pending.nope", "", "$where", "a,b", "\n", "12\n", "１２"]),
+    st.sampled_from([*sorted(STATUSES), "pending.nope", "", "$where", "a,b", "\n", "12\n", "１２"]),
     st.text(max_size=12),
 )
 values = st.tuples(operators, st.lists(atoms, min_size=1, max_size=4)).map(lambda t: t[0] + ",".join(t[1]))
@@ -176,13 +176,12 @@ values = st.tuples(operators, st.lists(atoms, min_size=1, max_size=4)).map(lambd
 @given(field=field_names, value=values, admin=st.booleans())
 def test_parser_agrees_with_reference(field: str, value: str, admin: bool) -> None:
     expected = reference(field, value, admin)
-    try:
-        conditions = parse_order_query([("filter." + field, value)], admin=admin).conditions
-    except QueryError as error:
-        assert expected is None, f"refused ({error}) but the reference accepts it"
-        assert error.parameter == "filter." + field
+    if expected is None:
+        with pytest.raises(QueryError) as raised:
+            parse_order_query([("filter." + field, value)], admin=admin)
+        assert raised.value.parameter == "filter." + field
         return
-    assert expected is not None, "accepted but the reference refuses it"
+    conditions = parse_order_query([("filter." + field, value)], admin=admin).conditions
     assert (conditions[0].field, conditions[0].operator, conditions[0].values) == expected
 
 
