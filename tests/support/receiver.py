@@ -1,0 +1,79 @@
+"""A webhook receiver the tests run: endpoints that answer at once, slowly, flakily, with
+errors, with 410 Gone, or never; it records every request it gets."""
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class WebhookReceiver:
+    host: str = "127.0.0.1"
+    received: list[Received] = field(default_factory=list)
+    _runner: web.AppRunner | None = None
+    port: int = 0
+    flaky_random: random.Random = field(default_factory=lambda: random.Random(7))
+    healthy_paths: set[str] = field(default_factory=set)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/{behaviour}/{name}", self._handle)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def url(self, behaviour: str, name: str = "hook") -> str:
+        return f"http://{self.host}:{self.port}/{behaviour}/{name}"
+
+    def heal(self, behaviour: str, name: str = "hook") -> None:
+        """From now on this failing endpoint answers 200."""
+        self.healthy_paths.add(f"/{behaviour}/{name}")
+
+    def at(self, path_prefix: str) -> list[Received]:
+        return [r for r in self.received if r.path.startswith(path_prefix)]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.received.append(Received(request.path, headers, body, time.monotonic()))
+        behaviour = request.match_info["behaviour"]
+        if request.path in self.healthy_paths:
+            return web.Response(status=200)
+        if behaviour == "slow":
+            await asyncio.sleep(1.0)
+        elif behaviour == "hang":
+            await asyncio.sleep(3600)
+        elif behaviour == "fail":
+            return web.Response(status=500, text="boom")
+        elif behaviour == "flaky" and self.flaky_random.random() < 0.5:
+            return web.Response(status=503)
+        elif behaviour == "gone":
+            return web.Response(status=410)
+        elif behaviour == "abort":
+            return web.Response(status=500, headers={"webhook-delivery": "abort-message"})
+        elif behaviour == "redirect":
+            raise web.HTTPFound(location=f"/ok/{request.match_info['name']}")
+        return web.Response(status=200, text="ok")

@@ -1,0 +1,172 @@
+"""A running Orders deployment for tests: its own topic prefix and database, the three
+services as processes, and helpers to drive it the way its users do."""
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
+
+from schemas.base import WireModel
+from schemas.checkout import CheckoutEvent, CheckoutStatus
+from services.cli import demo_checkout
+from services.shared.merchant_store import Credentials, MerchantStore
+from services.shared.mongo import Database, ensure_indexes
+from services.shared.settings import Settings
+
+from .infrastructure import Infrastructure
+from .processes import SERVICES, ServiceProcess, service_env
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 20, interval: float = 0.1) -> T:
+    """Poll ``check`` until it returns something truthy; fail with the last value after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+class Stack:
+    def __init__(self, infra: Infrastructure, log_dir: Path, overrides: dict[str, str] | None = None) -> None:
+        run = uuid.uuid4().hex[:10]
+        self.port = free_port()
+        self.prefix = f"test-{run}."
+        self.database = f"orders_test_{run}"
+        self.env = service_env(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+                "MONGODB_URL": infra.database_url(self.database),
+                "ORDERS_TOPIC_PREFIX": self.prefix,
+                "ORDERS_HTTP_PORT": str(self.port),
+                "ORDERS_ALLOW_PRIVATE_WEBHOOKS": "true",
+                "ORDERS_CHECKOUT_GRACE_SECONDS": "3",
+                "ORDERS_WEBHOOK_RETRY_SCHEDULE": "0,0.3,0.6,1",
+                "ORDERS_WEBHOOK_TIMEOUT_SECONDS": "2",
+                "ORDERS_WRITER_WORKERS": "3",
+                "ORDERS_LOG_LEVEL": "INFO",
+            }
+            | (overrides or {})
+        )
+        self.settings = _settings_from(self.env)
+        self.log_dir = log_dir
+        self.processes = {name: ServiceProcess(name, self.env, log_dir) for name in SERVICES}
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.settings.mongodb_url, tz_aware=True)
+        self.db: Database = self._mongo.get_default_database()
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self, *names: str) -> None:
+        from services.shared.kafka import ensure_topics
+
+        await ensure_topics(self.settings)
+        await ensure_indexes(self.db)
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers, acks="all")
+        await self._producer.start()
+        for name in names or SERVICES:
+            self.processes[name].start()
+        if "ingress" in (names or SERVICES):
+            await self.wait_for_ingress()
+
+    async def wait_for_ingress(self, timeout: float = 60) -> None:
+        async def healthy() -> bool:
+            try:
+                async with httpx.AsyncClient() as client:
+                    return (await client.get(self.base_url + "/health")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        try:
+            await eventually(healthy, timeout=timeout, interval=0.2)
+        except AssertionError:
+            raise AssertionError("ingress did not become healthy:\n" + self.processes["ingress"].log_tail()) from None
+
+    async def close(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        await self._mongo.drop_database(self.database)
+        await self._mongo.close()
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            await admin.delete_topics(self.settings.topics.all())
+        finally:
+            await admin.close()
+
+    # --- driving it -------------------------------------------------------------------
+
+    async def merchant(self, *, admin: bool = False) -> Credentials:
+        return await MerchantStore(self.db).create_key(f"merchant-{uuid.uuid4().hex[:8]}", admin=admin)
+
+    async def publish(self, topic: str, message: WireModel | bytes, key: str) -> None:
+        assert self._producer is not None
+        value = message if isinstance(message, bytes) else message.model_dump_json().encode()
+        await self._producer.send_and_wait(
+            topic, value, key=key.encode(), headers=[("content-type", b"application/json")]
+        )
+
+    async def checkout(
+        self,
+        merchant_id: str,
+        *,
+        status: CheckoutStatus = CheckoutStatus.PAID,
+        version: int = 1,
+        checkout_id: str | None = None,
+    ) -> CheckoutEvent:
+        """Publish a checkout event as the checkout service would, and wait until the writer's
+        view has it (so that tests of the ingress's own checks see it)."""
+        event = demo_checkout(merchant_id, checkout_id or str(uuid.uuid4()), status, version)
+        await self.publish(self.settings.topics.checkout_events, event, event.checkout.id)
+
+        async def stored() -> bool:
+            document = await self.db.checkouts.find_one({"_id": event.checkout.id})
+            return document is not None and document["version"] >= version
+
+        await eventually(stored)
+        return event
+
+    def client(self, api_key: str | None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30)
+
+    async def order(
+        self, api_key: str, order_id: str, predicate: Callable[[dict[str, Any]], bool] = bool
+    ) -> dict[str, Any]:
+        """GET /orders/{id} until the order exists and satisfies ``predicate``."""
+
+        async def fetch() -> dict[str, Any] | None:
+            async with self.client(api_key) as client:
+                response = await client.get(f"/orders/{order_id}")
+            if response.status_code == 200 and predicate(body := response.json()):
+                return body
+            return None
+
+        return await eventually(fetch)
+
+
+def _settings_from(env: dict[str, str]) -> Settings:
+    import os
+    from unittest import mock
+
+    with mock.patch.dict(os.environ, env, clear=True):
+        return Settings()
