@@ -3,8 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
 BIN := $(VENV)/bin
-export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:9092
-export MONGODB_URL ?= mongodb://127.0.0.1:27017/orders
+# The services `make services` starts; other ports with ORDERS_KAFKA_PORT / ORDERS_MONGO_PORT.
+export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(ORDERS_KAFKA_PORT),9092)
+export MONGODB_URL ?= mongodb://127.0.0.1:$(or $(ORDERS_MONGO_PORT),27017)/orders
 
 .PHONY: help install services stop status run test test-unit lint bench schemas compose-check
 

@@ -11,6 +11,7 @@ KAFKA_PORT=${ORDERS_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${ORDERS_KAFKA_CONTROLLER_PORT:-9093}
 MONGO_PORT=${ORDERS_MONGO_PORT:-27017}
 PG_PORT=${ORDERS_PG_PORT:-54329}
+FERRETDB_DEBUG_PORT=${ORDERS_FERRETDB_DEBUG_PORT:-8088}
 FERRETDB_VERSION=v1.24.2
 
 log() { printf '[deploy] %s\n' "$*" >&2; }
@@ -21,11 +22,22 @@ pid_alive() {
   [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
 }
 
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# require_free_port PORT NAME: fail when another process (not one this project started)
+# holds the port, instead of mistaking it for the service.
+require_free_port() {
+  if port_open "$1"; then
+    log "cannot start $2: 127.0.0.1:$1 is taken by another process (set ORDERS_*_PORT to use other ports)"
+    exit 1
+  fi
+}
+
 # wait_port PORT NAME SECONDS LOGFILE: wait until 127.0.0.1:PORT accepts connections.
 wait_port() {
   local port=$1 name=$2 seconds=$3 logfile=$4 i
   for ((i = 0; i < seconds * 4; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    if port_open "$port"; then
       log "$name is listening on 127.0.0.1:$port"
       return 0
     fi

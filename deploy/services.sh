@@ -19,6 +19,7 @@ start_postgres() {
   if runuser -u postgres -- "$PG_BIN/pg_ctl" status -D "$PG_DATA" >/dev/null 2>&1; then
     log "PostgreSQL already runs"
   else
+    require_free_port "$PG_PORT" PostgreSQL
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     touch "$LOGS/postgres.log" && chown postgres "$LOGS/postgres.log"
     runuser -u postgres -- "$PG_BIN/pg_ctl" start -D "$PG_DATA" -l "$LOGS/postgres.log" -w -t 60 \
@@ -35,13 +36,14 @@ start_ferretdb() {
     log "FerretDB already runs"
     return
   fi
+  require_free_port "$MONGO_PORT" FerretDB
   log "starting FerretDB $FERRETDB_VERSION on 127.0.0.1:$MONGO_PORT"
   mkdir -p "$STATE/ferretdb"
   nohup "$STATE/bin/ferretdb" \
     --handler=postgresql \
     --postgresql-url="postgres://postgres@127.0.0.1:$PG_PORT/ferretdb" \
     --listen-addr="127.0.0.1:$MONGO_PORT" \
-    --debug-addr=127.0.0.1:8088 \
+    --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
     --state-dir="$STATE/ferretdb" \
     --telemetry=disable \
     --log-level=warn >"$LOGS/ferretdb.log" 2>&1 &
@@ -74,26 +76,23 @@ log.retention.hours=168
 PROPS
 }
 
-kafka_java() {
-  java -Xms256m -Xmx1g -Dlog4j.configuration="file:$ROOT/deploy/kafka/log4j.properties" \
-    -Dkafka.logs.dir="$LOGS" -cp "$STATE/kafka/libs/*" "$@"
-}
+KAFKA_JVM=(java -Xms256m -Xmx1g "-Dlog4j.configuration=file:$ROOT/deploy/kafka/log4j.properties" -cp "$STATE/kafka/libs/*")
 
 start_kafka() {
   if pid_alive kafka; then
     log "Kafka already runs"
     return
   fi
+  require_free_port "$KAFKA_PORT" Kafka
   mkdir -p "$STATE/kafka/data"
   write_kafka_config
   if [[ ! -f $STATE/kafka/data/meta.properties ]]; then
     log "formatting the KRaft log directory"
-    kafka_java kafka.tools.StorageTool format -t "$(cat /proc/sys/kernel/random/uuid | tr -d - | head -c 22)" \
+    "${KAFKA_JVM[@]}" kafka.tools.StorageTool format -t "$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
       -c "$STATE/kafka/server.properties" >"$LOGS/kafka-format.log" 2>&1
   fi
   log "starting Apache Kafka (KRaft) on 127.0.0.1:$KAFKA_PORT"
-  nohup java -Xms256m -Xmx1g -Dlog4j.configuration="file:$ROOT/deploy/kafka/log4j.properties" \
-    -cp "$STATE/kafka/libs/*" kafka.Kafka "$STATE/kafka/server.properties" >"$LOGS/kafka.log" 2>&1 &
+  nohup "${KAFKA_JVM[@]}" kafka.Kafka "$STATE/kafka/server.properties" >"$LOGS/kafka.log" 2>&1 &
   echo $! >"$PIDS/kafka.pid"
   wait_port "$KAFKA_PORT" Kafka 90 "$LOGS/kafka.log" kafka
 }

@@ -52,8 +52,21 @@ class WebhookReceiver:
         """From now on this failing endpoint answers 200."""
         self.healthy_paths.add(f"/{behaviour}/{name}")
 
-    def at(self, path_prefix: str) -> list[Received]:
-        return [r for r in self.received if r.path.startswith(path_prefix)]
+    def at(self, url_or_path: str) -> list[Received]:
+        """What arrived at one endpoint (given by its URL or its path)."""
+        path = url_or_path.split(f":{self.port}", 1)[-1]
+        return [r for r in self.received if r.path == path]
+
+    async def wait_for(self, url_or_path: str, count: int = 1, timeout: float = 20) -> list[Received]:
+        """Wait until at least ``count`` requests arrived at an endpoint; all of them."""
+        deadline = time.monotonic() + timeout
+        while len(self.at(url_or_path)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{url_or_path}: {len(self.at(url_or_path))} of {count} requests within {timeout}s"
+                )
+            await asyncio.sleep(0.05)
+        return self.at(url_or_path)
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()

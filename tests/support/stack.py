@@ -157,9 +157,8 @@ class Stack:
         async def fetch() -> dict[str, Any] | None:
             async with self.client(api_key) as client:
                 response = await client.get(f"/orders/{order_id}")
-            if response.status_code == 200 and predicate(body := response.json()):
-                return body
-            return None
+            body: dict[str, Any] = response.json()
+            return body if response.status_code == 200 and predicate(body) else None
 
         return await eventually(fetch)
 
