@@ -3,6 +3,9 @@
 # packages, FerretDB built with `go install`, the Kafka jars resolved by Maven, and the
 # Python environment from uv.lock. A second run reuses everything already there.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# Trust the operating system's certificate store (where a site's own CA is installed),
+# like apt, pip, go and maven here do, rather than only uv's bundled roots.
+export UV_SYSTEM_CERTS=${UV_SYSTEM_CERTS:-true}
 
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   log "installing PostgreSQL from Debian's packages"

@@ -132,11 +132,17 @@ class Stack:
         status: CheckoutStatus = CheckoutStatus.PAID,
         version: int = 1,
         checkout_id: str | None = None,
+        amount: int | None = None,
+        wait: bool = True,
     ) -> CheckoutEvent:
-        """Publish a checkout event as the checkout service would, and wait until the writer's
-        view has it (so that tests of the ingress's own checks see it)."""
+        """Publish a checkout event as the checkout service would, and (unless ``wait`` is
+        False) wait until the writer's view has it, so the ingress's own checks see it."""
         event = demo_checkout(merchant_id, checkout_id or str(uuid.uuid4()), status, version)
+        if amount is not None:
+            event.checkout.amount = amount
         await self.publish(self.settings.topics.checkout_events, event, event.checkout.id)
+        if not wait:
+            return event
 
         async def stored() -> bool:
             document = await self.db.checkouts.find_one({"_id": event.checkout.id})
@@ -144,6 +150,14 @@ class Stack:
 
         await eventually(stored)
         return event
+
+    async def create_order(self, api_key: str, checkout_id: str, **fields: Any) -> str:
+        """POST /orders; the new order's id."""
+        async with self.client(api_key) as client:
+            response = await client.post("/orders", json={"checkoutId": checkout_id, **fields})
+        assert response.status_code == 200, response.text
+        order_id: str = response.json()["id"]
+        return order_id
 
     def client(self, api_key: str | None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}

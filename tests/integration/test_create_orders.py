@@ -1,0 +1,241 @@
+"""POST /orders through the real stack: limits, checkout rules, idempotency."""
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from schemas.base import utc_now
+from schemas.checkout import CheckoutStatus
+from schemas.commands import OrderCreateCommand
+from tests.support.stack import Stack, eventually
+
+pytestmark = pytest.mark.integration
+
+
+def problem_fields(response: httpx.Response) -> list[str]:
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    assert body["status"] == response.status_code
+    return [e["field"] for e in body.get("errors", [])]
+
+
+async def count_orders(stack: Stack, merchant_id: str) -> int:
+    return await stack.db.orders.count_documents({"merchantId": merchant_id})
+
+
+ABSENT = object()
+BAD_BODIES: list[tuple[str, dict[str, Any], int, str]] = [
+    ("missing checkoutId", {"checkoutId": ABSENT}, 422, "checkoutId"),
+    ("null checkoutId", {"checkoutId": None}, 422, "checkoutId"),
+    ("empty checkoutId", {"checkoutId": ""}, 422, "checkoutId"),
+    ("long checkoutId", {"checkoutId": "c" * 256}, 422, "checkoutId"),
+    ("checkoutId not a string", {"checkoutId": 5}, 422, "checkoutId"),
+    ("empty idempotencyKey", {"idempotencyKey": ""}, 422, "idempotencyKey"),
+    ("long idempotencyKey", {"idempotencyKey": "k" * 256}, 422, "idempotencyKey"),
+    ("long paymentReference", {"paymentReference": "p" * 256}, 422, "paymentReference"),
+    ("meta not an object", {"meta": [1, 2]}, 422, "meta"),
+    ("meta over 16 KiB", {"meta": {"blob": "x" * (16 * 1024)}}, 422, "meta"),
+    ("eleven webhook URLs", {"webhookUrls": [f"https://m.example.com/{i}" for i in range(11)]}, 422, "webhookUrls"),
+    ("ftp webhook URL", {"webhookUrls": ["ftp://m.example.com/hook"]}, 422, "webhookUrls[0]"),
+    ("relative webhook URL", {"webhookUrls": ["https://ok.example.com", "/hook"]}, 422, "webhookUrls[1]"),
+    ("credentials in URL", {"webhookUrls": ["https://user:pw@m.example.com/"]}, 422, "webhookUrls[0]"),
+    ("URL over 2048", {"webhookUrls": ["https://m.example.com/" + "a" * 2040]}, 422, "webhookUrls[0]"),
+    ("unknown property", {"amount": 1}, 422, "amount"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status", "field"), BAD_BODIES, ids=[c[0] for c in BAD_BODIES])
+async def test_bad_bodies_are_refused_naming_the_field(
+    stack: Stack, case: str, body: dict[str, Any], status: int, field: str
+) -> None:
+    merchant = await stack.merchant()
+    checkout = await stack.checkout(merchant.merchant_id)
+    async with stack.client(merchant.api_key) as api:
+        fields = {k: v for k, v in ({"checkoutId": checkout.checkout.id} | body).items() if v is not ABSENT}
+        response = await api.post("/orders", json=fields)
+    assert response.status_code == status, response.text
+    assert field in problem_fields(response)
+    await asyncio.sleep(0.3)
+    assert await count_orders(stack, merchant.merchant_id) == 0
+
+
+async def test_body_limits_and_malformed_json(stack: Stack) -> None:
+    merchant = await stack.merchant()
+    async with stack.client(merchant.api_key) as api:
+        too_large = await api.post("/orders", content=b'{"checkoutId": "' + b"x" * (65 * 1024) + b'"}')
+        assert too_large.status_code == 413
+        problem_fields(too_large)
+
+        async def chunks() -> Any:
+            for _ in range(80):
+                yield b" " * 1024
+
+        streamed = await api.post("/orders", content=chunks(), headers={"content-type": "application/json"})
+        assert streamed.status_code == 413
+        malformed = await api.post("/orders", content=b'{"checkoutId": ', headers={"content-type": "application/json"})
+        assert malformed.status_code == 400
+        problem_fields(malformed)
+
+
+async def test_authentication(stack: Stack) -> None:
+    for key in (None, "ok_not-a-key"):
+        async with stack.client(key) as api:
+            for response in (await api.post("/orders", json={"checkoutId": "x"}), await api.get("/orders")):
+                assert response.status_code == 401
+                problem_fields(response)
+
+
+async def test_ingress_refuses_what_its_view_already_knows(stack: Stack) -> None:
+    merchant, other = await stack.merchant(), await stack.merchant()
+    foreign = await stack.checkout(other.merchant_id)
+    unpaid = await stack.checkout(merchant.merchant_id, status=CheckoutStatus.OPEN)
+    expired = await stack.checkout(merchant.merchant_id, status=CheckoutStatus.EXPIRED)
+    paid = await stack.checkout(merchant.merchant_id)
+    first = await stack.create_order(merchant.api_key, paid.checkout.id)
+    await stack.order(merchant.api_key, first)
+    async with stack.client(merchant.api_key) as api:
+        for checkout_id, status in ((foreign, 404), (unpaid, 422), (expired, 422), (paid, 409)):
+            response = await api.post("/orders", json={"checkoutId": checkout_id.checkout.id})
+            assert response.status_code == status, response.text
+            assert problem_fields(response) == ["checkoutId"]
+    assert await count_orders(stack, merchant.merchant_id) == 1
+
+
+async def test_unknown_checkout_waits_for_its_event_then_is_created(stack: Stack) -> None:
+    merchant = await stack.merchant()
+    checkout_id = str(uuid.uuid4())
+    order_id = await stack.create_order(merchant.api_key, checkout_id)
+    await asyncio.sleep(1)  # within the grace period (3 s in tests)
+    await stack.checkout(merchant.merchant_id, checkout_id=checkout_id, wait=False)
+    order = await stack.order(merchant.api_key, order_id)
+    assert order["status"] == "pending.created"
+    assert order["amount"] == 200000
+
+
+async def test_unknown_checkout_fails_after_the_grace_period(stack: Stack) -> None:
+    merchant = await stack.merchant()
+    order_id = await stack.create_order(merchant.api_key, "never-published-" + uuid.uuid4().hex)
+    async with stack.client(merchant.api_key) as api:
+        assert (await api.get(f"/orders/{order_id}")).status_code == 404  # still waiting for the checkout
+    order = await stack.order(merchant.api_key, order_id)
+    assert order["status"] == "failed.checkout_not_found"
+    assert order["amount"] is None
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ("open", "failed.checkout_not_paid"),
+        ("expired", "failed.checkout_expired"),
+        ("ordered", "failed.checkout_already_ordered"),
+        ("foreign", "failed.checkout_not_found"),
+    ],
+)
+async def test_writer_refusals_are_stored_and_announced(stack: Stack, setup: str, expected: str) -> None:
+    """Create commands the ingress's view could not refuse (it was behind): the writer
+    stores the order with a failed status and emits its event."""
+    merchant = await stack.merchant()
+    owner = (await stack.merchant()).merchant_id if setup == "foreign" else merchant.merchant_id
+    status = {"open": CheckoutStatus.OPEN, "expired": CheckoutStatus.EXPIRED}.get(setup, CheckoutStatus.PAID)
+    checkout = await stack.checkout(owner, status=status)
+    if setup == "ordered":
+        await stack.order(merchant.api_key, await stack.create_order(merchant.api_key, checkout.checkout.id))
+    command = OrderCreateCommand(
+        command_id=str(uuid.uuid4()),
+        order_id=str(uuid.uuid4()),
+        merchant_id=merchant.merchant_id,
+        checkout_id=checkout.checkout.id,
+        requested_at=utc_now(),
+    )
+    await stack.publish(stack.settings.topics.order_create, command, command.order_id)
+    if setup == "open":
+        await asyncio.sleep(0)  # an open checkout may still be paid: decided after the grace period
+    order = await stack.order(merchant.api_key, command.order_id)
+    assert order["status"] == expected
+    assert order["version"] == 1
+    event = await eventually(lambda: _event_for(stack, command.order_id))
+    assert event["order"]["status"] == expected
+
+
+async def _event_for(stack: Stack, order_id: str) -> dict[str, Any] | None:
+    """The order's first event as the writer published it (read back from the dispatcher's
+    deliveries would need a URL; the outbox is empty once published, so read the topic)."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        stack.settings.topics.order_events,
+        bootstrap_servers=stack.settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=1000, max_records=100_000)
+        import json
+
+        for records in batches.values():
+            for record in records:
+                if record.key == order_id.encode():
+                    event: dict[str, Any] = json.loads(record.value)
+                    return event
+        return None
+    finally:
+        await consumer.stop()
+
+
+async def test_fifty_concurrent_identical_requests_make_one_order(stack: Stack) -> None:
+    merchant = await stack.merchant()
+    checkout = await stack.checkout(merchant.merchant_id)
+    body = {"checkoutId": checkout.checkout.id, "idempotencyKey": "same-key", "meta": {"n": 1}}
+    clients = [stack.client(merchant.api_key) for _ in range(5)]
+    try:
+        responses = await asyncio.gather(*(clients[i % 5].post("/orders", json=body) for i in range(50)))
+    finally:
+        for client in clients:
+            await client.aclose()
+    assert [r.status_code for r in responses] == [200] * 50
+    assert len({r.text for r in responses}) == 1
+    order_id = responses[0].json()["id"]
+    await stack.order(merchant.api_key, order_id)
+    await asyncio.sleep(1)
+    assert await count_orders(stack, merchant.merchant_id) == 1
+
+    async with stack.client(merchant.api_key) as api:
+        again = await api.post("/orders", json=body)
+        assert again.json() == {"id": order_id}
+        other_body = await api.post("/orders", json=body | {"meta": {"n": 2}})
+        assert other_body.status_code == 409
+        problem_fields(other_body)
+
+
+async def test_keys_are_scoped_per_merchant_and_orders_without_key_are_new(stack: Stack) -> None:
+    first, second = await stack.merchant(), await stack.merchant()
+    ids = []
+    for merchant in (first, second):
+        checkout = await stack.checkout(merchant.merchant_id)
+        ids.append(await stack.create_order(merchant.api_key, checkout.checkout.id, idempotencyKey="shared-key"))
+    assert ids[0] != ids[1]
+
+    checkout = await stack.checkout(first.merchant_id)
+    without_key = [
+        await stack.create_order(first.api_key, checkout.checkout.id),
+        await stack.create_order(first.api_key, checkout.checkout.id),
+    ]
+    assert without_key[0] != without_key[1]
+    statuses = sorted([(await stack.order(first.api_key, i))["status"] for i in without_key])
+    assert statuses == ["failed.checkout_already_ordered", "pending.created"]
+
+
+@pytest.mark.parametrize("own_stack", [{"ORDERS_ALLOW_PRIVATE_WEBHOOKS": "false"}], indirect=True)
+async def test_private_webhook_addresses_are_refused_unless_allowed(own_stack: Stack) -> None:
+    await own_stack.start("ingress")
+    merchant = await own_stack.merchant()
+    async with own_stack.client(merchant.api_key) as api:
+        for url in ("http://127.0.0.1:8080/hook", "http://10.0.0.8/hook", "http://[::1]/hook", "http://169.254.169.254/"):
+            response = await api.post("/orders", json={"checkoutId": "c", "webhookUrls": ["https://ok.example.com", url]})
+            assert response.status_code == 422
+            assert problem_fields(response) == ["webhookUrls[1]"]
