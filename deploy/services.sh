@@ -88,8 +88,8 @@ start_kafka() {
   write_kafka_config
   if [[ ! -f $STATE/kafka/data/meta.properties ]]; then
     log "formatting the KRaft log directory"
-    "${KAFKA_JVM[@]}" kafka.tools.StorageTool format -t "$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
-      -c "$STATE/kafka/server.properties" >"$LOGS/kafka-format.log" 2>&1
+    "${KAFKA_JVM[@]}" kafka.tools.StorageTool format --cluster-id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
+      --config="$STATE/kafka/server.properties" >"$LOGS/kafka-format.log" 2>&1
   fi
   log "starting Apache Kafka (KRaft) on 127.0.0.1:$KAFKA_PORT"
   nohup "${KAFKA_JVM[@]}" kafka.Kafka "$STATE/kafka/server.properties" >"$LOGS/kafka.log" 2>&1 &
