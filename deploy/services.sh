@@ -14,7 +14,9 @@ start_postgres() {
     log "initialising a PostgreSQL cluster in $PG_DATA"
     mkdir -p "$PG_DATA"
     chown -R postgres:postgres "$STATE/pg"
-    runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" --auth=trust -U postgres >"$LOGS/postgres-init.log" 2>&1
+    # UTF-8 whatever the locale of the caller: FerretDB refuses any other encoding.
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" --auth=trust -U postgres --encoding=UTF8 --no-locale \
+      >"$LOGS/postgres-init.log" 2>&1
   fi
   if runuser -u postgres -- "$PG_BIN/pg_ctl" status -D "$PG_DATA" >/dev/null 2>&1; then
     log "PostgreSQL already runs"
