@@ -2,6 +2,8 @@
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from schemas.base import WireModel
 from schemas.order import Order, Return
 
@@ -17,3 +19,4 @@ class ReturnStatusWebhook(WireModel):
     refund: Return
     order_id: str
     meta: dict[str, Any]
+    version: int = Field(description="The order's version after this change, for dropping stale deliveries.")

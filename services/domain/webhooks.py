@@ -65,11 +65,10 @@ def webhook_url_problem(url: str, *, allow_private: bool) -> str | None:
 def webhook_body(event: OrderEvent) -> bytes:
     """The JSON body a merchant's URL receives for an event."""
     if event.type == "returns.status.updated" and event.refund is not None:
-        return (
-            ReturnStatusWebhook(refund=event.refund, order_id=event.order_id, meta=event.order.meta)
-            .model_dump_json()
-            .encode()
+        body = ReturnStatusWebhook(
+            refund=event.refund, order_id=event.order_id, meta=event.order.meta, version=event.version
         )
+        return body.model_dump_json().encode()
     return OrderStatusWebhook(order=event.order, meta=event.order.meta).model_dump_json().encode()
 
 

@@ -240,7 +240,14 @@ async def test_private_webhook_addresses_are_refused_unless_allowed(own_stack: S
     await own_stack.start("ingress")
     merchant = await own_stack.merchant()
     async with own_stack.client(merchant.api_key) as api:
-        for url in ("http://127.0.0.1:8080/hook", "http://10.0.0.8/hook", "http://[::1]/hook", "http://169.254.169.254/"):
-            response = await api.post("/orders", json={"checkoutId": "c", "webhookUrls": ["https://ok.example.com", url]})
+        for url in (
+            "http://127.0.0.1:8080/hook",
+            "http://10.0.0.8/hook",
+            "http://[::1]/hook",
+            "http://169.254.169.254/",
+        ):
+            response = await api.post(
+                "/orders", json={"checkoutId": "c", "webhookUrls": ["https://ok.example.com", url]}
+            )
             assert response.status_code == 422
             assert problem_fields(response) == ["webhookUrls[1]"]

@@ -1,7 +1,6 @@
 """GET /orders and GET /orders/{id} through the real stack: the filter grammar, pagination,
 sorting, the returns rule, and merchant isolation (two merchants whose orders interleave)."""
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +23,7 @@ class Fixture:
 
 
 @pytest.fixture(scope="module")
-async def orders(stack: Stack) -> AsyncIterator[Fixture]:
+async def orders(stack: Stack) -> Fixture:
     a, b, admin = await stack.merchant(), await stack.merchant(), await stack.merchant(admin=True)
     a_orders: list[str] = []
     b_orders: list[str] = []
@@ -36,7 +35,7 @@ async def orders(stack: Stack) -> AsyncIterator[Fixture]:
     async with stack.client(a.api_key) as api:
         assert (await api.post(f"/orders/{a_orders[0]}/confirm")).status_code == 202
     await stack.order(a.api_key, a_orders[0], lambda o: o["status"] == "pending.confirmed")
-    yield Fixture(a, b, admin, a_orders, b_orders)
+    return Fixture(a, b, admin, a_orders, b_orders)
 
 
 async def get(stack: Stack, key: str, **params: str) -> dict[str, Any]:
@@ -73,7 +72,9 @@ async def test_a_merchant_sees_only_its_own_orders(stack: Stack, orders: Fixture
 
 
 async def test_an_admin_sees_every_merchant_and_may_filter_by_merchant(stack: Stack, orders: Fixture) -> None:
-    both = await get(stack, orders.admin.api_key, **{"filter.merchantId": f"$in:{orders.a.merchant_id},{orders.b.merchant_id}"})
+    both = await get(
+        stack, orders.admin.api_key, **{"filter.merchantId": f"$in:{orders.a.merchant_id},{orders.b.merchant_id}"}
+    )
     assert set(ids(both)) == set(orders.a_orders + orders.b_orders)
     only_b = await get(stack, orders.admin.api_key, **{"filter.merchantId": orders.b.merchant_id})
     assert ids(only_b) == orders.b_orders[::-1]

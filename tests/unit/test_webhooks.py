@@ -111,6 +111,7 @@ def test_return_webhook_body_carries_the_refund() -> None:
         "refund": refund.model_dump(mode="json"),
         "orderId": "o1",
         "meta": {"k": "v"},
+        "version": 3,
     }
 
 
