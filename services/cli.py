@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ SERVICES = ("ingress", "writer", "dispatcher")
 
 
 def main(argv: list[str] | None = None) -> None:
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>` prints every stack
     args = _parser().parse_args(argv)
     settings = Settings()
     configure_logging(getattr(args, "service", None) or args.command, settings.log_level)

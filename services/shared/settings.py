@@ -40,7 +40,12 @@ class Settings(BaseSettings):
         default=DEFAULT_RETRY_SCHEDULE, validation_alias="ORDERS_WEBHOOK_RETRY_SCHEDULE"
     )
     webhook_concurrency: int = Field(default=256, ge=1, validation_alias="ORDERS_WEBHOOK_CONCURRENCY")
-    webhook_per_host_concurrency: int = Field(default=16, ge=1, validation_alias="ORDERS_WEBHOOK_PER_HOST_CONCURRENCY")
+    webhook_per_host_concurrency: int = Field(default=64, ge=1, validation_alias="ORDERS_WEBHOOK_PER_HOST_CONCURRENCY")
+    webhook_per_url_concurrency: int = Field(default=8, ge=1, validation_alias="ORDERS_WEBHOOK_PER_URL_CONCURRENCY")
+    webhook_breaker_failures: int = Field(default=5, ge=1, validation_alias="ORDERS_WEBHOOK_BREAKER_FAILURES")
+    webhook_breaker_cooldown_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="ORDERS_WEBHOOK_BREAKER_COOLDOWN_SECONDS"
+    )
 
     @field_validator("return_reasons", mode="before")
     @classmethod

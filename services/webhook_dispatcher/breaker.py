@@ -1,12 +1,12 @@
-"""A circuit breaker per destination host: an endpoint that fails everything is probed
-once in a while instead of hammered, and the others keep their throughput."""
+"""A circuit breaker per endpoint (URL): an endpoint that fails everything is probed once
+in a while instead of hammered, and the other endpoints keep their throughput."""
 
 import time
 from dataclasses import dataclass
 
 
 @dataclass
-class _HostState:
+class _EndpointState:
     consecutive_failures: int = 0
     open_until: float = 0.0
     probing: bool = False
@@ -16,12 +16,18 @@ class CircuitBreakers:
     def __init__(self, failure_threshold: int = 5, cooldown_seconds: float = 30.0) -> None:
         self._threshold = failure_threshold
         self._cooldown = cooldown_seconds
-        self._hosts: dict[str, _HostState] = {}
+        self._endpoints: dict[str, _EndpointState] = {}
 
-    def blocked_for(self, host: str, now: float | None = None) -> float:
-        """Seconds until the host may be tried again; 0 when it may be tried now. Once
+    def is_open(self, endpoint: str, now: float | None = None) -> bool:
+        """Whether the endpoint is in its cooldown (a look only: no probe is granted)."""
+        state = self._endpoints.get(endpoint)
+        now = time.monotonic() if now is None else now
+        return state is not None and state.consecutive_failures >= self._threshold and now < state.open_until
+
+    def blocked_for(self, endpoint: str, now: float | None = None) -> float:
+        """Seconds until the endpoint may be tried again; 0 when it may be tried now. Once
         the cooldown is over, a single probe is let through until it reports back."""
-        state = self._hosts.get(host)
+        state = self._endpoints.get(endpoint)
         if state is None or state.consecutive_failures < self._threshold:
             return 0.0
         now = time.monotonic() if now is None else now
@@ -32,12 +38,12 @@ class CircuitBreakers:
         state.probing = True
         return 0.0
 
-    def record(self, host: str, succeeded: bool, now: float | None = None) -> None:
-        state = self._hosts.setdefault(host, _HostState())
-        state.probing = False
+    def record(self, endpoint: str, succeeded: bool, now: float | None = None) -> None:
         if succeeded:
-            state.consecutive_failures = 0
+            self._endpoints.pop(endpoint, None)  # healthy endpoints need no state
             return
+        state = self._endpoints.setdefault(endpoint, _EndpointState())
+        state.probing = False
         state.consecutive_failures += 1
         if state.consecutive_failures >= self._threshold:
             state.open_until = (time.monotonic() if now is None else now) + self._cooldown

@@ -3,7 +3,6 @@ lost), attempt each on its own, record every attempt, and reschedule failures.""
 
 import asyncio
 import logging
-from collections import defaultdict
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -16,6 +15,7 @@ from services.shared.merchant_store import MerchantStore
 from services.shared.settings import Settings
 
 from .breaker import CircuitBreakers
+from .limiter import KeyedLimiter
 from .sender import WebhookSender
 
 logger = logging.getLogger(__name__)
@@ -31,13 +31,13 @@ class Dispatcher:
         self._schedule = settings.webhook_retry_schedule
         # A lease outlives the longest attempt, so no other dispatcher takes a delivery
         # that is still being attempted; after a crash it runs out and the delivery is retried.
-        self._lease = timedelta(seconds=settings.webhook_timeout_seconds + 30)
+        self._lease = timedelta(seconds=settings.webhook_timeout_seconds * 2 + 5)
         self._slots = asyncio.Semaphore(settings.webhook_concurrency)
-        self._per_host_limit = settings.webhook_per_host_concurrency
-        self._host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(self._per_host_limit)
-        )
-        self._breakers = CircuitBreakers()
+        # One slow endpoint holds at most its own few slots: other URLs, on its host or
+        # elsewhere, keep theirs. The per-host limit only protects a host from a flood.
+        self._url_slots = KeyedLimiter(settings.webhook_per_url_concurrency)
+        self._host_slots = KeyedLimiter(settings.webhook_per_host_concurrency)
+        self._breakers = CircuitBreakers(settings.webhook_breaker_failures, settings.webhook_breaker_cooldown_seconds)
         self._in_flight: set[asyncio.Task[None]] = set()
         # Back-pressure: past this many attempts in flight, consuming events waits.
         self._capacity = asyncio.Semaphore(settings.webhook_concurrency * 40)
@@ -86,18 +86,22 @@ class Dispatcher:
         self._capacity.release()
 
     async def _attempt(self, delivery: WebhookDelivery) -> None:
-        host = urlsplit(delivery.url).hostname or ""
-        if wait := self._breakers.blocked_for(host):
-            await self._store.postpone(delivery.id, utc_now() + timedelta(seconds=wait))
+        url = delivery.url
+        if self._breakers.is_open(url):  # do not even queue for a slot
+            await self._postpone(delivery, self._breakers.blocked_for(url))
             return
         try:
-            async with self._host_slots[host], self._slots:
+            async with self._url_slots.hold(url), self._host_slots.hold(urlsplit(url).netloc), self._slots:
+                if wait := self._breakers.blocked_for(url):
+                    await self._postpone(delivery, wait)
+                    return
                 secrets = await self._merchants.webhook_secrets(delivery.merchant_id)
-                result = await self._sender.send(delivery.url, delivery.event_id, delivery.body.encode(), secrets)
+                result = await self._sender.send(url, delivery.event_id, delivery.body.encode(), secrets)
         except Exception:
+            # The lease runs out and the delivery is attempted again.
             logger.exception("attempting delivery %s failed before a result", delivery.id)
             return
-        self._breakers.record(host, result.succeeded)
+        self._breakers.record(url, result.succeeded)
         attempts = delivery.attempts + 1
         step = after_attempt(result, attempts, self._schedule)
         now = utc_now()
@@ -126,6 +130,10 @@ class Dispatcher:
         await self._store.finish_attempt(delivery, attempt, update)
         if step.state is DeliveryState.DEAD:
             logger.warning("delivery %s to %s is dead-lettered after %d attempts", delivery.id, delivery.url, attempts)
+
+    async def _postpone(self, delivery: WebhookDelivery, wait: float) -> None:
+        """An open circuit: try again after its cooldown, without counting an attempt."""
+        await self._store.postpone(delivery.id, utc_now() + timedelta(seconds=max(wait, 0.5)))
 
     async def drain(self, timeout: float) -> None:
         """On shutdown: let attempts in flight finish; what is left keeps its lease and is

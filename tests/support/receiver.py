@@ -3,7 +3,6 @@ errors, with 410 Gone, or never; it records every request it gets."""
 
 import asyncio
 import json
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +28,7 @@ class WebhookReceiver:
     received: list[Received] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     port: int = 0
-    flaky_random: random.Random = field(default_factory=lambda: random.Random(7))
+    _flaky_calls: dict[str, int] = field(default_factory=dict)
     healthy_paths: set[str] = field(default_factory=set)
 
     async def start(self) -> None:
@@ -81,8 +80,10 @@ class WebhookReceiver:
             await asyncio.sleep(3600)
         elif behaviour == "fail":
             return web.Response(status=500, text="boom")
-        elif behaviour == "flaky" and self.flaky_random.random() < 0.5:
-            return web.Response(status=503)
+        elif behaviour == "flaky":  # every other request fails: 50 %, deterministically
+            calls = self._flaky_calls[request.path] = self._flaky_calls.get(request.path, 0) + 1
+            if calls % 2 == 1:
+                return web.Response(status=503)
         elif behaviour == "gone":
             return web.Response(status=410)
         elif behaviour == "abort":

@@ -1,0 +1,191 @@
+"""Webhook delivery through the real stack, against receivers the test runs: fast, slow,
+flaky (every other request fails), always 500, hanging, 410, abort header, redirect, and a
+closed port. Retry schedule in tests: 0, 0.3, 0.6, 1 s (4 attempts); timeout 2 s."""
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from services.shared.merchant_store import Credentials, MerchantStore
+from tests.support.receiver import WebhookReceiver
+from tests.support.stack import Stack, eventually, free_port
+
+pytestmark = pytest.mark.integration
+
+FINAL = {"delivered", "aborted", "dead"}
+
+
+async def new_order(stack: Stack, merchant: Credentials, urls: list[str], **fields: Any) -> str:
+    checkout = await stack.checkout(merchant.merchant_id)
+    return await stack.create_order(merchant.api_key, checkout.checkout.id, webhookUrls=urls, **fields)
+
+
+async def deliveries(stack: Stack, order_id: str, count: int) -> dict[str, dict[str, Any]]:
+    """The order's deliveries by URL, once ``count`` of them are in a final state."""
+
+    async def settled() -> dict[str, dict[str, Any]] | None:
+        found = {d["url"]: d async for d in stack.db.webhook_deliveries.find({"orderId": order_id})}
+        return found if sum(d["state"] in FINAL for d in found.values()) >= count else None
+
+    return await eventually(settled, timeout=40)
+
+
+def cli(stack: Stack, *args: str) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+async def test_every_url_is_delivered_on_its_own(stack: Stack, receiver: WebhookReceiver) -> None:
+    merchant = await stack.merchant()
+    name = uuid.uuid4().hex
+    behaviours = ["ok", "slow", "flaky", "fail", "hang", "gone", "abort", "redirect"]
+    urls = {b: receiver.url(b, name) for b in behaviours} | {"closed": f"http://127.0.0.1:{free_port()}/closed"}
+    accepted = time.monotonic()
+    order_id = await new_order(stack, merchant, list(urls.values()))
+
+    [healthy] = await receiver.wait_for(urls["ok"])
+    [hanging, *_] = await receiver.wait_for(urls["hang"])
+    # The healthy URL was served while the hanging one was still hanging: the hanging
+    # attempt started, and only its timeout (2 s) could have ended it.
+    assert healthy.at < hanging.at + 2.0
+    print(
+        f"\nhealthy URL served {healthy.at - accepted:.3f}s after the order was accepted; hanging attempt began at {hanging.at - accepted:.3f}s"
+    )
+    Webhook(merchant.webhook_secret).verify(healthy.body, healthy.headers)
+
+    found = await deliveries(stack, order_id, len(urls))
+    summary = {b: (found[u]["state"], found[u]["attempts"]) for b, u in urls.items()}
+    assert summary == {
+        "ok": ("delivered", 1),
+        "slow": ("delivered", 1),
+        "flaky": ("delivered", 2),
+        "fail": ("dead", 4),
+        "hang": ("dead", 4),
+        "gone": ("aborted", 1),
+        "abort": ("aborted", 1),
+        "redirect": ("dead", 4),
+        "closed": ("dead", 4),
+    }
+    assert receiver.at(receiver.url("ok", name)) == [healthy]  # the redirect was not followed
+    ids = {r.headers["webhook-id"] for b in behaviours for r in receiver.at(urls[b])}
+    assert len(ids) == 1  # every attempt of every URL carries the event's id
+
+    async with stack.client(merchant.api_key) as api:
+        response = await api.get(f"/orders/{order_id}/webhook-deliveries", params={"pageSize": "100"})
+    assert response.status_code == 200
+    attempts = response.json()["data"]
+    assert len(attempts) == 1 + 1 + 2 + 4 + 4 + 1 + 1 + 4 + 4
+    assert [a["attemptedAt"] for a in attempts] == sorted((a["attemptedAt"] for a in attempts), reverse=True)
+    by_url: dict[str, list[dict[str, Any]]] = {}
+    for attempt in attempts:
+        by_url.setdefault(attempt["url"], []).append(attempt)
+    assert [a["statusCode"] for a in reversed(by_url[urls["flaky"]])] == [503, 200]
+    assert {a["error"] for a in by_url[urls["hang"]]} == {"Timeout"}
+    assert {a["error"] for a in by_url[urls["closed"]]} == {"ClientConnectorError"}
+    assert {a["statusCode"] for a in by_url[urls["redirect"]]} == {302}
+    assert all(a["durationMs"] >= 0 for a in attempts)
+
+    dead = [d for d in cli(stack, "dlq", "list") if d["orderId"] == order_id]
+    assert {d["url"] for d in dead} == {urls["fail"], urls["hang"], urls["redirect"], urls["closed"]}
+
+    receiver.heal("fail", name)
+    assert cli(stack, "dlq", "replay", "--url", urls["fail"]) == [{"replayed": 1}]
+    requests = await receiver.wait_for(urls["fail"], count=5)
+    Webhook(merchant.webhook_secret).verify(requests[-1].body, requests[-1].headers)
+    replayed = await eventually(
+        lambda: stack.db.webhook_deliveries.find_one({"orderId": order_id, "url": urls["fail"], "state": "delivered"})
+    )
+    assert replayed["attempts"] == 1
+
+
+async def test_admin_replay_over_http(stack: Stack, receiver: WebhookReceiver) -> None:
+    merchant, admin = await stack.merchant(), await stack.merchant(admin=True)
+    url = receiver.url("fail", uuid.uuid4().hex)
+    order_id = await new_order(stack, merchant, [url])
+    await deliveries(stack, order_id, 1)
+    receiver.heal("fail", url.rsplit("/", 1)[1])
+    async with stack.client(merchant.api_key) as api:
+        assert (await api.post("/admin/webhook-dead-letters/replay", json={"orderId": order_id})).status_code == 404
+    async with stack.client(admin.api_key) as api:
+        response = await api.post("/admin/webhook-dead-letters/replay", json={"orderId": order_id})
+    assert response.json() == {"replayed": 1}
+    await receiver.wait_for(url, count=5)
+
+
+async def test_the_attempt_log_is_paginated_and_private(stack: Stack, receiver: WebhookReceiver) -> None:
+    merchant, other = await stack.merchant(), await stack.merchant()
+    url = receiver.url("fail", uuid.uuid4().hex)
+    order_id = await new_order(stack, merchant, [url])
+    await deliveries(stack, order_id, 1)
+    async with stack.client(merchant.api_key) as api:
+        page = (await api.get(f"/orders/{order_id}/webhook-deliveries", params={"pageSize": "3", "page": "2"})).json()
+        assert page["pagination"] == {"totalItems": 4, "currentPage": 2, "pageSize": 3, "totalPages": 2}
+        assert [a["attempt"] for a in page["data"]] == [1]
+        assert (await api.get(f"/orders/{order_id}/webhook-deliveries", params={"pageSize": "0"})).status_code == 400
+    async with stack.client(other.api_key) as api:
+        assert (await api.get(f"/orders/{order_id}/webhook-deliveries")).status_code == 404
+
+
+async def test_during_secret_rotation_both_secrets_sign(stack: Stack, receiver: WebhookReceiver) -> None:
+    merchant = await stack.merchant()
+    new_secret = await MerchantStore(stack.db).rotate_secret(merchant.merchant_id)
+    url = receiver.url("ok", uuid.uuid4().hex)
+    await new_order(stack, merchant, [url])
+    [webhook] = await receiver.wait_for(url)
+    assert len(webhook.headers["webhook-signature"].split(" ")) == 2
+    Webhook(merchant.webhook_secret).verify(webhook.body, webhook.headers)
+    Webhook(new_secret).verify(webhook.body, webhook.headers)
+
+
+@pytest.mark.parametrize("own_stack", [{"ORDERS_ALLOW_PRIVATE_WEBHOOKS": "false"}], indirect=True)
+async def test_names_resolving_inside_the_network_are_refused_at_delivery(
+    own_stack: Stack, receiver: WebhookReceiver
+) -> None:
+    """``localhost`` passes the request-time check (it is a name, not an address); the
+    dispatcher resolves it, sees a loopback address and does not connect."""
+    await own_stack.start()
+    merchant = await own_stack.merchant()
+    url = f"http://localhost:{receiver.port}/ok/{uuid.uuid4().hex}"
+    order_id = await new_order(own_stack, merchant, [url])
+    found = await deliveries(own_stack, order_id, 1)
+    assert found[url]["state"] == "dead"
+    errors = {a["error"] async for a in own_stack.db.webhook_attempts.find({"orderId": order_id})}
+    assert errors == {"ForbiddenDestination"}
+    assert receiver.at(url) == []
+
+
+@pytest.mark.parametrize("own_stack", [{"ORDERS_WEBHOOK_PER_URL_CONCURRENCY": "2"}], indirect=True)
+async def test_killing_the_dispatcher_loses_no_delivery(own_stack: Stack, receiver: WebhookReceiver) -> None:
+    """SIGKILL in the middle of a stream: every event still reaches every URL at least once
+    (stored deliveries are taken up again when their lease runs out; events not yet
+    committed are consumed again)."""
+    await own_stack.start()
+    merchant = await own_stack.merchant()
+    name = uuid.uuid4().hex
+    urls = [receiver.url("ok", name), receiver.url("slow", name)]
+    orders = list(await asyncio.gather(*(new_order(own_stack, merchant, urls) for _ in range(20))))
+    await receiver.wait_for(urls[1], count=4, timeout=30)
+    own_stack.processes["dispatcher"].kill()
+    killed_with = len(receiver.at(urls[1]))
+    own_stack.processes["dispatcher"].start()
+    for url in urls:
+
+        async def all_orders_arrived(url: str = url) -> bool:
+            return {r.json["order"]["id"] for r in receiver.at(url)} == set(orders)
+
+        await eventually(all_orders_arrived, timeout=60)
+    print(f"\nkilled after {killed_with} of 20 slow deliveries; all 20 arrived at both URLs afterwards")
