@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure as MongoUnavailable
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_: Request, error: StarletteHTTPException) -> JSONResponse:
         return problem_response(Problem(error.status_code, str(error.detail), headers=dict(error.headers or {})))
+
+    @app.exception_handler(MongoUnavailable)
+    async def on_database_unavailable(_: Request, error: Exception) -> JSONResponse:
+        logger.warning("the database is unreachable: %s: %s", type(error).__name__, error)
+        return problem_response(
+            Problem(503, "the database is not reachable; nothing was changed, try again", headers={"Retry-After": "5"})
+        )
 
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, error: Exception) -> JSONResponse:

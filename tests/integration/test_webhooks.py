@@ -63,7 +63,8 @@ async def test_every_url_is_delivered_on_its_own(stack: Stack, receiver: Webhook
     # attempt started, and only its timeout (2 s) could have ended it.
     assert healthy.at < hanging.at + 2.0
     print(
-        f"\nhealthy URL served {healthy.at - accepted:.3f}s after the order was accepted; hanging attempt began at {hanging.at - accepted:.3f}s"
+        f"\nhealthy URL served {healthy.at - accepted:.3f}s after the order was accepted;"
+        f" the hanging attempt began at {hanging.at - accepted:.3f}s"
     )
     Webhook(merchant.webhook_secret).verify(healthy.body, healthy.headers)
 
