@@ -123,11 +123,10 @@ def _serve_all() -> None:
 
 
 async def _with_db(settings: Settings, work: Callable[[Any], Awaitable[None]]) -> None:
-    from services.shared.mongo import connect, ensure_indexes
+    from services.shared.mongo import connect
 
     client, db = await connect(settings)
     try:
-        await ensure_indexes(db)
         await work(db)
     finally:
         await client.close()

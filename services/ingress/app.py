@@ -1,5 +1,6 @@
 """The ingress process: a FastAPI app over MongoDB (reads) and Kafka (commands)."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +13,7 @@ from schemas.api import MAX_REQUEST_BYTES
 from services.shared.checkout_store import CheckoutStore
 from services.shared.delivery_store import DeliveryStore
 from services.shared.merchant_store import MerchantStore
-from services.shared.mongo import connect, ensure_indexes
+from services.shared.mongo import open_database, prepare_database
 from services.shared.order_store import OrderStore
 from services.shared.settings import Settings
 
@@ -41,8 +42,10 @@ class Ingress:
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client, db = await connect(settings)
-        await ensure_indexes(db)
+        # Neither MongoDB nor Kafka holds up the start (or a SIGTERM during it): until they
+        # answer, requests that need them get 503 and /health says what is missing.
+        client, db = open_database(settings)
+        preparing = asyncio.create_task(prepare_database(db))
         commands = CommandPublisher(settings)
         commands.start()
         app.state.ingress = Ingress(
@@ -57,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            preparing.cancel()
             await commands.stop()
             await client.close()
 

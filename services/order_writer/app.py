@@ -13,7 +13,7 @@ from schemas.commands import OrderCreateCommand, order_command_adapter
 from schemas.events import OrderEvent
 from services.shared.checkout_store import CheckoutStore
 from services.shared.kafka import consume, ensure_topics, make_broker, model_adapter, publish, start_broker
-from services.shared.mongo import Database, connect, ensure_indexes
+from services.shared.mongo import Database, connect
 from services.shared.order_store import OrderStore
 from services.shared.runtime import every, wait_for_stop_signal
 from services.shared.settings import Settings
@@ -80,7 +80,6 @@ def subscribe(broker: KafkaBroker, writer: OrderWriter, settings: Settings) -> N
 
 async def run(settings: Settings) -> None:
     client, db = await connect(settings)
-    await ensure_indexes(db)
     await ensure_topics(settings)
     broker = make_broker(settings)
     writer = build_writer(settings, db, broker)

@@ -123,10 +123,10 @@ class OrderWriter:
         state = await self._orders.get_with_state(order_id)
         if state is None or not state[2]:
             return
-        events = sorted(state[2], key=lambda e: e.version)
-        for event in events:
+        record, _, outbox = state
+        for event in sorted(outbox, key=lambda e: e.version):
             await self._publish_event(event)
-        await self._orders.clear_outbox(order_id, [e.id for e in events])
+        await self._orders.clear_outbox(order_id, record.version)
 
     async def publish_stale_outboxes(self, older_than: timedelta = timedelta(seconds=5)) -> None:
         """Events left unpublished by a crash between storing and publishing."""

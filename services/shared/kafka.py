@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.message import StreamMessage
+from faststream.types import DecodedMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
@@ -24,12 +26,20 @@ JSON_HEADERS = {"content-type": "application/json"}
 TOPIC_PARTITIONS = 6
 
 
+async def keep_raw_body(message: StreamMessage[Any]) -> DecodedMessage:
+    """FastStream would decode JSON before the handler runs, where a body that is not JSON
+    raises outside the handler and the message is redelivered forever. Handlers get the
+    bytes and decode them in ``consume``, which dead-letters what cannot be decoded."""
+    return message.body
+
+
 def make_broker(settings: Settings) -> KafkaBroker:
     """A broker whose publishes are durable when they return: acks from all in-sync
     replicas, idempotent producer (its own retries add no duplicates). Its request timeout
     bounds how long a publish may wait for a broker that is down."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        decoder=keep_raw_body,
         acks="all",
         enable_idempotence=True,
         request_timeout_ms=int(settings.publish_timeout_seconds * 1000),

@@ -45,16 +45,22 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
 }
 
 
-def mongo_client(settings: Settings) -> AsyncMongoClient[Document]:
-    return AsyncMongoClient(settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000)
+def open_database(settings: Settings) -> tuple[AsyncMongoClient[Document], Database]:
+    """A client and the database of ``MONGODB_URL``; connects lazily (no I/O here)."""
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000
+    )
+    return client, client.get_default_database(default="orders")
+
+
+async def prepare_database(db: Database) -> None:
+    """Wait until the database answers (saying so in the log), then create the indexes."""
+    await until_available("MongoDB", lambda: ensure_indexes(db), MONGO_UNAVAILABLE)
 
 
 async def connect(settings: Settings) -> tuple[AsyncMongoClient[Document], Database]:
-    """A client and the database of ``MONGODB_URL``, once the server answers; waits (and
-    says so in the log) while it does not."""
-    client = mongo_client(settings)
-    db = client.get_default_database(default="orders")
-    await until_available("MongoDB", lambda: db.command("ping"), MONGO_UNAVAILABLE)
+    client, db = open_database(settings)
+    await prepare_database(db)
     return client, db
 
 

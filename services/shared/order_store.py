@@ -129,10 +129,16 @@ class OrderStore:
         )
         return result.matched_count == 1
 
-    async def clear_outbox(self, order_id: str, event_ids: list[str]) -> None:
-        """Forget events that Kafka has acknowledged."""
-        await self._orders.update_one({"_id": order_id}, {"$pull": {"outbox": {"id": {"$in": event_ids}}}})
-        await self._orders.update_one({"_id": order_id, "outbox": {"$size": 0}}, {"$set": {"outboxSince": None}})
+    async def clear_outbox(self, order_id: str, version: int) -> bool:
+        """Forget the outbox once Kafka has its events, if the order is still at the version
+        whose outbox was published; after a newer change its events stay, and are sent
+        again with the next ones (same event ids: consumers dedupe). A plain conditional
+        ``$set``, which MongoDB and FerretDB v1 treat alike (FerretDB v1 ignores ``$pull``
+        with a condition)."""
+        result = await self._orders.update_one(
+            {"_id": order_id, "version": version}, {"$set": {"outbox": [], "outboxSince": None}}
+        )
+        return result.matched_count == 1
 
     async def with_unpublished_events(self, older_than: datetime, limit: int) -> list[str]:
         """Ids of orders whose outbox has held events since before ``older_than``."""

@@ -11,7 +11,7 @@ from schemas.events import OrderEvent
 from services.shared.delivery_store import DeliveryStore
 from services.shared.kafka import consume, ensure_topics, make_broker, model_adapter, start_broker
 from services.shared.merchant_store import MerchantStore
-from services.shared.mongo import connect, ensure_indexes
+from services.shared.mongo import connect
 from services.shared.runtime import every, wait_for_stop_signal
 from services.shared.settings import Settings
 
@@ -39,7 +39,6 @@ def subscribe(broker: KafkaBroker, dispatcher: Dispatcher, settings: Settings) -
 
 async def run(settings: Settings) -> None:
     client, db = await connect(settings)
-    await ensure_indexes(db)
     await ensure_topics(settings)
     sender = WebhookSender(
         timeout_seconds=settings.webhook_timeout_seconds,

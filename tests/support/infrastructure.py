@@ -20,10 +20,12 @@ class Infrastructure:
     kafka_bootstrap_servers: str
     mongodb_url: str
 
-    def database_url(self, database: str) -> str:
-        """MONGODB_URL with another database name (each test run uses its own)."""
+    def database_url(self, database: str, port: int | None = None) -> str:
+        """MONGODB_URL with another database name (each test run uses its own), and
+        another port if given."""
         parts = urlsplit(self.mongodb_url)
-        return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+        netloc = f"{parts.hostname}:{port}" if port else parts.netloc
+        return urlunsplit((parts.scheme, netloc, "/" + database, parts.query, parts.fragment))
 
 
 def _docker_engine_reachable() -> bool:

@@ -46,16 +46,33 @@ async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 
 
 
 class Stack:
-    def __init__(self, infra: Infrastructure, log_dir: Path, overrides: dict[str, str] | None = None) -> None:
+    """``overrides`` change the services' environment only; the test's own view of Kafka and
+    MongoDB (``settings``, ``db``) always goes straight to the real ones. ``mongodb_port``
+    makes the services reach MongoDB through another port (a proxy the test controls)."""
+
+    def __init__(
+        self,
+        infra: Infrastructure,
+        log_dir: Path,
+        overrides: dict[str, str] | None = None,
+        mongodb_port: int | None = None,
+    ) -> None:
         run = uuid.uuid4().hex[:10]
         self.port = free_port()
         self.prefix = f"test-{run}."
         self.database = f"orders_test_{run}"
+        direct = {
+            "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+            "MONGODB_URL": infra.database_url(self.database),
+            "ORDERS_TOPIC_PREFIX": self.prefix,
+        }
+        services_mongodb = (
+            infra.database_url(self.database, port=mongodb_port) if mongodb_port else direct["MONGODB_URL"]
+        )
         self.env = service_env(
-            {
-                "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
-                "MONGODB_URL": infra.database_url(self.database),
-                "ORDERS_TOPIC_PREFIX": self.prefix,
+            direct
+            | {
+                "MONGODB_URL": services_mongodb,
                 "ORDERS_HTTP_PORT": str(self.port),
                 "ORDERS_ALLOW_PRIVATE_WEBHOOKS": "true",
                 "ORDERS_CHECKOUT_GRACE_SECONDS": "3",
@@ -66,7 +83,7 @@ class Stack:
             }
             | (overrides or {})
         )
-        self.settings = _settings_from(self.env)
+        self.settings = _settings_from(service_env(direct))
         self.log_dir = log_dir
         self.processes = {name: ServiceProcess(name, self.env, log_dir) for name in SERVICES}
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -74,16 +91,19 @@ class Stack:
         self.db: Database = self._mongo.get_default_database()
         self._producer: AIOKafkaProducer | None = None
 
-    async def start(self, *names: str) -> None:
+    async def start(self, *names: str, wait: bool = True) -> None:
+        """Create the run's topics, then start the services named (all by default) and,
+        unless ``wait`` is False, wait until the ingress is healthy."""
         from services.shared.kafka import ensure_topics
 
-        await ensure_topics(self.settings)
-        await ensure_indexes(self.db)
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers, acks="all")
-        await self._producer.start()
+        if self._producer is None:
+            await ensure_topics(self.settings)
+            await ensure_indexes(self.db)
+            self._producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers, acks="all")
+            await self._producer.start()
         for name in names or SERVICES:
             self.processes[name].start()
-        if "ingress" in (names or SERVICES):
+        if wait and "ingress" in (names or SERVICES):
             await self.wait_for_ingress()
 
     async def wait_for_ingress(self, timeout: float = 60) -> None:

@@ -1,0 +1,184 @@
+"""Accepted work is never lost, and nothing stalls on bad input: poison messages, a killed
+writer, Kafka unreachable, the database going away and coming back, start-up order."""
+
+import asyncio
+import functools
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from schemas.base import utc_now
+from schemas.commands import ConfirmOrder, OrderCreateCommand
+from tests.support.infrastructure import Infrastructure
+from tests.support.proxy import TcpProxy
+from tests.support.receiver import WebhookReceiver
+from tests.support.stack import Stack, eventually, free_port
+
+pytestmark = pytest.mark.integration
+
+
+async def read_topic(stack: Stack, topic: str) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=stack.settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=2000)
+        return [record for records in batches.values() for record in records]
+    finally:
+        await consumer.stop()
+
+
+async def test_poison_messages_are_dead_lettered_and_consumption_goes_on(stack: Stack) -> None:
+    topics = stack.settings.topics
+    poison = {
+        topics.order_create: b"not json at all",
+        topics.order_commands: json.dumps({"type": "order.teleport", "orderId": "x"}).encode(),
+        topics.checkout_events: json.dumps({"type": "checkout.paid", "checkout": {"id": "c"}}).encode(),
+    }
+    marker = uuid.uuid4().hex
+    for topic, value in poison.items():
+        await stack.publish(topic, value, key=marker)
+
+    merchant = await stack.merchant()
+    checkout = await stack.checkout(merchant.merchant_id)
+    order_id = await stack.create_order(merchant.api_key, checkout.checkout.id)
+    assert (await stack.order(merchant.api_key, order_id))["status"] == "pending.created"
+
+    for topic, value in poison.items():
+
+        async def dead_lettered(topic: str = topic) -> list[Any] | None:
+            records = [r for r in await read_topic(stack, topics.dead_letter(topic)) if r.key == marker.encode()]
+            return records or None
+
+        [record] = await eventually(dead_lettered)
+        headers = {k: v.decode() for k, v in record.headers}
+        assert record.value == value
+        assert headers["x-dlq-source-topic"] == topic
+        assert headers["x-dlq-reason"].startswith("invalid message")
+
+
+async def test_a_killed_writer_loses_no_accepted_order(own_stack: Stack, receiver: WebhookReceiver) -> None:
+    """Every order answered 200 is stored and announced, though the writer is killed with
+    SIGKILL while it works through them: commands are committed only once handled, and
+    events wait in each order's outbox until Kafka has them."""
+    await own_stack.start()
+    merchant = await own_stack.merchant()
+    hook = receiver.url("ok", uuid.uuid4().hex)
+    checkouts = [await own_stack.checkout(merchant.merchant_id) for _ in range(40)]
+    order_ids = await asyncio.gather(
+        *(own_stack.create_order(merchant.api_key, c.checkout.id, webhookUrls=[hook]) for c in checkouts)
+    )
+
+    await eventually(lambda: own_stack.db.orders.count_documents({}), interval=0.01)
+    own_stack.processes["writer"].kill()
+    stored_at_kill = await own_stack.db.orders.count_documents({})
+    own_stack.processes["writer"].start()
+
+    for order_id in order_ids:
+        assert (await own_stack.order(merchant.api_key, order_id))["status"] == "pending.created"
+
+    async def all_announced() -> bool:
+        return {r.json["order"]["id"] for r in receiver.at(hook)} == set(order_ids)
+
+    await eventually(all_announced, timeout=30)
+    assert await own_stack.db.orders.count_documents({"outbox.0": {"$exists": True}}) == 0
+    print(f"\nwriter killed with {stored_at_kill} of 40 orders stored; all 40 stored and announced afterwards")
+
+
+@pytest.mark.parametrize("own_stack", [{"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}], indirect=True)
+async def test_while_kafka_is_unreachable_creation_answers_503(own_stack: Stack) -> None:
+    await own_stack.start("ingress", wait=False)
+    merchant = await own_stack.merchant()
+    checkout = await own_stack.checkout(merchant.merchant_id, wait=False)
+    async with httpx.AsyncClient(
+        base_url=own_stack.base_url, headers={"Authorization": f"Bearer {merchant.api_key}"}
+    ) as api:
+
+        async def answering() -> httpx.Response | None:
+            try:
+                return await api.get("/health")
+            except httpx.TransportError:
+                return None
+
+        health = await eventually(answering, timeout=30)
+        assert health.status_code == 503
+        response = await api.post("/orders", json={"checkoutId": checkout.checkout.id, "idempotencyKey": "k"})
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        assert response.headers["content-type"] == "application/problem+json"
+        assert (await api.get("/orders")).status_code == 200  # reads still work
+    assert await own_stack.db.orders.count_documents({}) == 0
+    assert "Kafka is not reachable yet" in own_stack.processes["ingress"].log_tail(200)
+
+
+async def _logged(stack: Stack, service: str, text: str) -> bool:
+    return text in stack.processes[service].log_tail(400)
+
+
+@pytest.fixture
+async def proxied_stack(infra: Infrastructure, log_dir: Path) -> AsyncIterator[tuple[Stack, TcpProxy]]:
+    mongo = urlsplit(infra.mongodb_url)
+    proxy = TcpProxy(mongo.hostname or "127.0.0.1", mongo.port or 27017)
+    await proxy.start()
+    directory = log_dir / f"proxied-{uuid.uuid4().hex[:6]}"
+    directory.mkdir()
+    deployment = Stack(infra, directory, mongodb_port=proxy.port)
+    yield deployment, proxy
+    await deployment.close()
+    await proxy.cut()
+
+
+async def test_services_wait_for_the_database_and_lose_nothing_while_it_is_away(
+    proxied_stack: tuple[Stack, TcpProxy],
+) -> None:
+    """The services start while the database is unreachable (they wait and say so), work
+    with it, lose it again (POST answers 503; commands already in Kafka wait), and take
+    up every piece of accepted work once it is back."""
+    stack, proxy = proxied_stack
+    await proxy.cut()
+    await stack.start(wait=False)
+    for name in ("writer", "dispatcher", "ingress"):
+        await eventually(functools.partial(_logged, stack, name, "MongoDB is not reachable yet"), timeout=30)
+    assert all(process.running for process in stack.processes.values())
+    await proxy.restore()
+    await stack.wait_for_ingress()
+
+    merchant = await stack.merchant()
+    first = await stack.checkout(merchant.merchant_id)
+    first_id = await stack.create_order(merchant.api_key, first.checkout.id)
+    await stack.order(merchant.api_key, first_id)
+
+    await proxy.cut()
+    second = await stack.checkout(merchant.merchant_id, wait=False)
+    async with stack.client(merchant.api_key) as api:
+        refused = await api.post("/orders", json={"checkoutId": second.checkout.id})
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "5"
+    confirm = ConfirmOrder(
+        command_id=str(uuid.uuid4()), order_id=first_id, merchant_id=merchant.merchant_id, issued_at=utc_now()
+    )
+    await stack.publish(stack.settings.topics.order_commands, confirm, first_id)
+    create = OrderCreateCommand(
+        command_id=str(uuid.uuid4()),
+        order_id=str(uuid.uuid4()),
+        merchant_id=merchant.merchant_id,
+        checkout_id=second.checkout.id,
+        requested_at=utc_now(),
+    )
+    await stack.publish(stack.settings.topics.order_create, create, create.order_id)
+    await asyncio.sleep(4)
+    await proxy.restore()
+
+    assert (await stack.order(merchant.api_key, first_id, lambda o: o["version"] == 2))["status"] == "pending.confirmed"
+    assert (await stack.order(merchant.api_key, create.order_id))["status"] == "pending.created"
