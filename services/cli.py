@@ -123,13 +123,13 @@ def _serve_all() -> None:
 
 
 async def _with_db(settings: Settings, work: Callable[[Any], Awaitable[None]]) -> None:
-    from services.shared.mongo import connect
+    from services.shared.mongo import close_client, connect
 
     client, db = await connect(settings)
     try:
         await work(db)
     finally:
-        await client.close()
+        await close_client(client)
 
 
 async def _create_key(settings: Settings, args: argparse.Namespace) -> None:

@@ -13,7 +13,7 @@ from schemas.api import MAX_REQUEST_BYTES
 from services.shared.checkout_store import CheckoutStore
 from services.shared.delivery_store import DeliveryStore
 from services.shared.merchant_store import MerchantStore
-from services.shared.mongo import open_database, prepare_database
+from services.shared.mongo import close_client, open_database, prepare_database
 from services.shared.order_store import OrderStore
 from services.shared.settings import Settings
 
@@ -62,7 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             preparing.cancel()
             await commands.stop()
-            await client.close()
+            await close_client(client)
 
     app = FastAPI(title="Orders API", version="1.0", lifespan=lifespan)
     install_problem_handlers(app)

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 
 from faststream import AckPolicy
@@ -13,7 +14,7 @@ from schemas.commands import OrderCreateCommand, order_command_adapter
 from schemas.events import OrderEvent
 from services.shared.checkout_store import CheckoutStore
 from services.shared.kafka import consume, ensure_topics, make_broker, model_adapter, publish, start_broker
-from services.shared.mongo import Database, connect
+from services.shared.mongo import Database, close_client, connect
 from services.shared.order_store import OrderStore
 from services.shared.runtime import every, wait_for_stop_signal
 from services.shared.settings import Settings
@@ -94,7 +95,9 @@ async def run(settings: Settings) -> None:
         await wait_for_stop_signal()
     finally:
         logger.info("order-writer stopping")
+        stopping = time.monotonic()
         for loop in loops:
             loop.cancel()
         await broker.stop()
-        await client.close()
+        await close_client(client)
+        logger.info("%s stopped in %.1fs", "order-writer", time.monotonic() - stopping)

@@ -12,7 +12,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
 from faststream.types import DecodedMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from schemas.topics import DLQ_REASON_HEADER, DLQ_SOURCE_TOPIC_HEADER, Topics
 
@@ -46,7 +46,9 @@ def make_broker(settings: Settings) -> KafkaBroker:
         client_id="orders",
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
-        graceful_timeout=30.0,
+        # On shutdown, handlers get this long to finish; one still waiting for the database
+        # is cancelled, which is safe: its message is not committed and comes again.
+        graceful_timeout=5.0,
     )
 
 
@@ -112,7 +114,8 @@ async def consume(
         decoded = decode(message, adapter)
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(MONGO_UNAVAILABLE + KAFKA_UNAVAILABLE + (asyncio.TimeoutError,)),
-            wait=wait_exponential(multiplier=0.2, max=10),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            before_sleep=_log_retry,
             reraise=True,
         ):
             with attempt:
@@ -123,6 +126,11 @@ async def consume(
     except Exception as error:
         logger.exception("handling a message failed; dead-lettering it")
         await dead_letter(broker, message, f"{type(error).__name__}: {error}")
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    logger.warning("handling waits for its dependencies (%s: %s); retrying", type(error).__name__, error)
 
 
 def model_adapter(model: type[M]) -> TypeAdapter[M]:

@@ -1,5 +1,6 @@
 """MongoDB connection, collection names and indexes (MongoDB and FerretDB v1 alike)."""
 
+import asyncio
 import logging
 from typing import Any
 
@@ -62,6 +63,16 @@ async def connect(settings: Settings) -> tuple[AsyncMongoClient[Document], Datab
     client, db = open_database(settings)
     await prepare_database(db)
     return client, db
+
+
+async def close_client(client: AsyncMongoClient[Document], timeout: float = 3.0) -> None:
+    """Close the client, but not for long: ``close()`` awaits the driver's background
+    tasks, and a server monitor in the middle of a check after a network failure keeps it
+    waiting for seconds. Nothing is left to write by then; the process is about to exit."""
+    try:
+        await asyncio.wait_for(client.close(), timeout)
+    except TimeoutError:
+        logger.info("the MongoDB client did not close within %.0fs; leaving its sockets to the OS", timeout)
 
 
 async def ensure_indexes(db: Database) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -11,7 +12,7 @@ from schemas.events import OrderEvent
 from services.shared.delivery_store import DeliveryStore
 from services.shared.kafka import consume, ensure_topics, make_broker, model_adapter, start_broker
 from services.shared.merchant_store import MerchantStore
-from services.shared.mongo import connect
+from services.shared.mongo import close_client, connect
 from services.shared.runtime import every, wait_for_stop_signal
 from services.shared.settings import Settings
 
@@ -56,8 +57,10 @@ async def run(settings: Settings) -> None:
         await wait_for_stop_signal()
     finally:
         logger.info("webhook-dispatcher stopping")
+        stopping = time.monotonic()
         await broker.stop()
         retries.cancel()
         await dispatcher.drain(timeout=settings.webhook_timeout_seconds)
         await sender.close()
-        await client.close()
+        await close_client(client)
+        logger.info("%s stopped in %.1fs", "webhook-dispatcher", time.monotonic() - stopping)

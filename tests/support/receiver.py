@@ -29,6 +29,7 @@ class WebhookReceiver:
     _runner: web.AppRunner | None = None
     port: int = 0
     _flaky_calls: dict[str, int] = field(default_factory=dict)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     healthy_paths: set[str] = field(default_factory=set)
 
     async def start(self) -> None:
@@ -41,6 +42,7 @@ class WebhookReceiver:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        self._stopping.set()  # ends the hanging handlers
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -77,7 +79,7 @@ class WebhookReceiver:
         if behaviour == "slow":
             await asyncio.sleep(1.0)
         elif behaviour == "hang":
-            await asyncio.sleep(3600)
+            await self._stopping.wait()
         elif behaviour == "fail":
             return web.Response(status=500, text="boom")
         elif behaviour == "flaky":  # every other request fails: 50 %, deterministically

@@ -121,7 +121,10 @@ class Stack:
 
     async def close(self) -> None:
         for process in self.processes.values():
+            started = time.monotonic()
             process.stop()
+            if (took := time.monotonic() - started) > 2:
+                print(f"\n{process.name} took {took:.1f}s to stop")
         if self._producer is not None:
             await self._producer.stop()
         await self._mongo.drop_database(self.database)
