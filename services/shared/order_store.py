@@ -1,6 +1,7 @@
 """Orders in MongoDB: one document per order, its returns and its unpublished events
 (the outbox) inside it, so every change is a single atomic document write."""
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,8 @@ from services.domain.queries import Condition, OrderQuery, expand_status
 from .mongo import ORDERS, Database, Document
 
 _INTERNAL_FIELDS = {"_id": 0, "outbox": 0, "appliedCommands": 0, "outboxSince": 0}
+_STORED_AS = {"id": "_id"}
+"""An order's id is its ``_id`` (the primary key, always indexed)."""
 _OPERATORS = {
     "eq": "$eq",
     "ne": "$ne",
@@ -33,10 +36,11 @@ def order_filter(query: OrderQuery, merchant_id: str | None) -> Document:
     result: Document = {} if merchant_id is None else {"merchantId": merchant_id}
     for condition in query.conditions:
         clause = _clause(condition)
-        if condition.field in result:
-            result = {"$and": [result, {condition.field: clause}]}
+        field = _STORED_AS.get(condition.field, condition.field)
+        if field in result:
+            result = {"$and": [result, {field: clause}]}
         else:
-            result[condition.field] = clause
+            result[field] = clause
     return result
 
 
@@ -78,20 +82,27 @@ class OrderStore:
         return from_document(document) if document else None
 
     async def find(self, query: OrderQuery, merchant_id: str | None) -> tuple[list[OrderRecord], int]:
+        """One page of orders and the number of all that match. A page that is not full
+        tells the total itself, which spares the database a second scan."""
         criteria = order_filter(query, merchant_id)
+        skip = (query.page - 1) * query.page_size
+        direction = ASCENDING if query.sort_direction == 1 else DESCENDING
         cursor = (
             self._orders.find(criteria, _INTERNAL_FIELDS)
-            .sort(
-                [
-                    (query.sort_field, query.sort_direction),
-                    ("id", ASCENDING if query.sort_direction == 1 else DESCENDING),
-                ]
-            )
-            .skip((query.page - 1) * query.page_size)
+            .sort([(query.sort_field, query.sort_direction), ("id", direction)])
+            .skip(skip)
             .limit(query.page_size)
         )
-        records = [from_document(d) async for d in cursor]
-        total = await self._orders.count_documents(criteria)
+
+        async def page() -> list[OrderRecord]:
+            return [from_document(d) async for d in cursor]
+
+        if query.page == 1:
+            records = await page()
+            if len(records) < query.page_size:
+                return records, len(records)
+            return records, await self._orders.count_documents(criteria)
+        records, total = await asyncio.gather(page(), self._orders.count_documents(criteria))
         return records, total
 
     async def get_with_state(self, order_id: str) -> tuple[OrderRecord, list[str], list[OrderEvent]] | None:

@@ -198,6 +198,6 @@ def test_no_client_text_becomes_an_operator_or_a_field(field: str, value: str, a
     for key, clause in criteria.items():
         if key == "$and":
             continue
-        assert key in FIELDS or key == "createdAt"
+        assert key in FIELDS or key in ("createdAt", "_id")
         if isinstance(clause, dict):
             assert set(clause) <= allowed_ops
