@@ -1,6 +1,10 @@
-"""Webhook deliveries and their attempts in MongoDB. Due times and leases live here, so a
-retry due in hours survives every restart, and a delivery whose process died is taken up
-again by any dispatcher once its lease has run out."""
+"""Webhook deliveries and their attempts in MongoDB.
+
+``webhook_deliveries`` is the work queue: every delivery not yet delivered, with its due
+time and lease (so a retry due in hours survives every restart, and a delivery whose
+process died is taken up by any dispatcher once its lease has run out), and the dead
+letters. A delivered one leaves the queue. ``webhook_attempts`` is the history: every
+attempt, append-only, which is what merchants read."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -58,10 +62,17 @@ class DeliveryStore:
                 claimed.append(_from_document(document))
         return claimed
 
-    async def finish_attempt(self, delivery: WebhookDelivery, attempt: Document, update: dict[str, Any]) -> None:
-        """Record an attempt and the delivery's new state (which releases the lease)."""
-        await self._attempts.insert_one(attempt)
-        await self._deliveries.update_one({"_id": delivery.id}, {"$set": update})
+    async def record_outcomes(
+        self, attempts: list[Document], delivered: list[str], updates: list[tuple[str, dict[str, Any]]]
+    ) -> None:
+        """Write a batch of finished attempts: append them to the history, take delivered
+        deliveries out of the queue, and reschedule (or dead-letter) the others."""
+        if attempts:
+            await self._attempts.insert_many(attempts, ordered=False)
+        if delivered:
+            await self._deliveries.delete_many({"_id": {"$in": delivered}})
+        for delivery_id, update in updates:
+            await self._deliveries.update_one({"_id": delivery_id}, {"$set": update})
 
     async def postpone(self, delivery_id: str, due_at: datetime) -> None:
         """Move a delivery's next attempt without counting one (an open circuit)."""

@@ -51,7 +51,10 @@ async def run(settings: Settings) -> None:
     broker = make_broker(settings)
     subscribe(broker, dispatcher, settings)
     await start_broker(broker)
-    retries = asyncio.create_task(every(0.5, "taking due webhook deliveries", dispatcher.take_due))
+    loops = [
+        asyncio.create_task(every(0.5, "taking due webhook deliveries", dispatcher.take_due)),
+        asyncio.create_task(every(0.1, "recording webhook attempts", dispatcher.record_outcomes)),
+    ]
     logger.info("webhook-dispatcher is consuming %s", settings.topics.order_events)
     try:
         await wait_for_stop_signal()
@@ -59,7 +62,8 @@ async def run(settings: Settings) -> None:
         logger.info("webhook-dispatcher stopping")
         stopping = time.monotonic()
         await broker.stop()
-        retries.cancel()
+        for loop in loops:
+            loop.cancel()
         await dispatcher.drain(timeout=settings.webhook_timeout_seconds)
         await sender.close()
         await close_client(client)

@@ -1,9 +1,10 @@
-"""What the dispatcher does: fan each event out into deliveries (stored first, so none is
+"""What the dispatcher does: fan each event out into deliveries (queued first, so none is
 lost), attempt each on its own, record every attempt, and reschedule failures."""
 
 import asyncio
 import logging
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from schemas.base import utc_now
@@ -38,6 +39,7 @@ class Dispatcher:
         self._url_slots = KeyedLimiter(settings.webhook_per_url_concurrency)
         self._host_slots = KeyedLimiter(settings.webhook_per_host_concurrency)
         self._breakers = CircuitBreakers(settings.webhook_breaker_failures, settings.webhook_breaker_cooldown_seconds)
+        self._outcomes = OutcomeRecorder(store)
         self._in_flight: set[asyncio.Task[None]] = set()
         # Back-pressure: past this many attempts in flight, consuming events waits.
         self._capacity = asyncio.Semaphore(settings.webhook_concurrency * 40)
@@ -119,15 +121,18 @@ class Dispatcher:
             "error": result.error,
             "outcome": outcome,
         }
-        update: dict[str, object] = {
+        if step.state is DeliveryState.DELIVERED:
+            self._outcomes.add(attempt, delivered=delivery.id)
+            return
+        update: dict[str, Any] = {
             "state": step.state.value,
             "attempts": attempts,
             "leaseUntil": NEVER,
-            "lastError": result.error or (f"HTTP {result.status_code}" if not result.succeeded else None),
+            "lastError": result.error or f"HTTP {result.status_code}",
         }
         if step.retry_in is not None:
             update["dueAt"] = now + timedelta(seconds=step.retry_in)
-        await self._store.finish_attempt(delivery, attempt, update)
+        self._outcomes.add(attempt, update=(delivery.id, update))
         if step.state is DeliveryState.DEAD:
             logger.warning("delivery %s to %s is dead-lettered after %d attempts", delivery.id, delivery.url, attempts)
 
@@ -135,11 +140,46 @@ class Dispatcher:
         """An open circuit: try again after its cooldown, without counting an attempt."""
         await self._store.postpone(delivery.id, utc_now() + timedelta(seconds=max(wait, 0.5)))
 
+    async def record_outcomes(self) -> None:
+        """Write the outcomes gathered since the last call (run often, see app.py)."""
+        await self._outcomes.flush()
+
     async def drain(self, timeout: float) -> None:
-        """On shutdown: let attempts in flight finish; what is left keeps its lease and is
-        attempted again by whichever dispatcher runs next."""
+        """On shutdown: let attempts in flight finish and write their outcomes; what is
+        left keeps its lease and is attempted again by whichever dispatcher runs next."""
         if self._in_flight:
             logger.info("waiting for %d webhook attempts in flight", len(self._in_flight))
             _, pending = await asyncio.wait(set(self._in_flight), timeout=timeout)
             for task in pending:
                 task.cancel()
+        await self._outcomes.flush()
+
+
+class OutcomeRecorder:
+    """Gathers finished attempts and writes them in batches: one insert for the history and
+    one delete for the delivered, per batch, instead of writes per delivery. Until a batch
+    is written its deliveries keep their lease; a crash in between means they are
+    attempted again (at least once, as the contract says)."""
+
+    def __init__(self, store: DeliveryStore) -> None:
+        self._store = store
+        self._attempts: list[dict[str, Any]] = []
+        self._delivered: list[str] = []
+        self._updates: list[tuple[str, dict[str, Any]]] = []
+        self._writing = asyncio.Lock()
+
+    def add(
+        self, attempt: dict[str, Any], *, delivered: str | None = None, update: tuple[str, dict[str, Any]] | None = None
+    ) -> None:
+        self._attempts.append(attempt)
+        if delivered is not None:
+            self._delivered.append(delivered)
+        if update is not None:
+            self._updates.append(update)
+
+    async def flush(self) -> None:
+        async with self._writing:
+            attempts, delivered, updates = self._attempts, self._delivered, self._updates
+            self._attempts, self._delivered, self._updates = [], [], []
+            if attempts:
+                await self._store.record_outcomes(attempts, delivered, updates)

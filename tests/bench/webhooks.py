@@ -1,0 +1,149 @@
+"""Webhook delivery throughput.
+
+1. A bare aiohttp loop (64 requests in flight, ~1.5 KB bodies) against a receiver that
+   answers at once: the most this machine's client side can do.
+2. The dispatcher delivering N events (one URL each) to the same receiver: deliveries/s,
+   and its ratio to (1).
+3. Events with ten URLs, one of which hangs: the nine healthy URLs' deliveries/s, against
+   the same events with only the nine healthy URLs.
+
+The dispatcher is a separate process (`orders serve dispatcher`); events are published to
+order.events before it starts, so the figure is the dispatcher's own.
+
+    make bench        (or: python -m tests.bench.webhooks)
+"""
+
+import asyncio
+import sys
+import time
+import uuid
+
+import aiohttp
+from aiokafka import AIOKafkaProducer
+
+from schemas.base import utc_now
+from schemas.checkout import CheckoutStatus
+from schemas.commands import OrderCreateCommand
+from schemas.order import OrderStatus
+from services.cli import demo_checkout
+from services.domain.creation import build_order
+from services.domain.events import event_for
+from tests.support.stack import free_port
+
+from .common import deployment, machine
+
+EVENTS = 3000
+FAN_OUT_EVENTS = 300
+
+
+async def healthy_count(session: aiohttp.ClientSession, base: str, prefixes: list[str], tag: str) -> int:
+    async with session.get(base + "/count") as response:
+        found: dict[str, int] = await response.json()
+    return sum(found.get(prefix + tag, 0) for prefix in prefixes)
+
+
+async def bare_loop(base: str, seconds: float = 8, in_flight: int = 64) -> float:
+    body = b'{"event":"order.status.updated","order":' + b'{"x":"' + b"y" * 1400 + b'"}}'
+    done = 0
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession() as session:
+
+        async def worker() -> None:
+            nonlocal done
+            while time.monotonic() < deadline:
+                async with session.post(base + "/bare/x", data=body, headers={"content-type": "application/json"}) as r:
+                    await r.read()
+                done += 1
+
+        started = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+        return done / (time.monotonic() - started)
+
+
+def events(merchant_id: str, urls: list[str], count: int) -> list[bytes]:
+    now = utc_now()
+    out = []
+    for _ in range(count):
+        checkout = demo_checkout(merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout
+        command = OrderCreateCommand(
+            command_id=str(uuid.uuid4()),
+            order_id=str(uuid.uuid4()),
+            merchant_id=merchant_id,
+            checkout_id=checkout.id,
+            webhook_urls=urls,
+            requested_at=now,
+        )
+        record = build_order(command, checkout, OrderStatus.CREATED, now)
+        out.append(event_for(record, "order.status.updated", None, now).model_dump_json().encode())
+    return out
+
+
+async def dispatch(name: str, base: str, urls_of: object, count: int, healthy_prefixes: list[str]) -> float:
+    """Publish ``count`` events, start a dispatcher, wait until every healthy URL has them
+    all; healthy deliveries per second, timed from the first healthy delivery."""
+    stack = deployment(f"webhooks-{name}")
+    await stack.start("ingress", wait=False)
+    stack.processes["ingress"].stop()
+    try:
+        merchant = await stack.merchant()
+        producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap_servers, linger_ms=20)
+        await producer.start()
+        tag = uuid.uuid4().hex[:8]
+        urls = urls_of(tag)  # type: ignore[operator]
+        for value in events(merchant.merchant_id, urls, count):
+            await producer.send(
+                stack.settings.topics.order_events, value, headers=[("content-type", b"application/json")]
+            )
+        await producer.flush()
+        await producer.stop()
+        target = count * len(healthy_prefixes)
+        async with aiohttp.ClientSession() as session:
+            before = await healthy_count(session, base, healthy_prefixes, tag)
+            stack.processes["dispatcher"].start()
+            first: float | None = None
+            while True:
+                got = await healthy_count(session, base, healthy_prefixes, tag) - before
+                if got and first is None:
+                    first = time.monotonic()
+                if got >= target:
+                    break
+                await asyncio.sleep(0.05)
+        assert first is not None
+        return target / max(time.monotonic() - first, 1e-3)
+    finally:
+        await stack.close()
+
+
+async def main() -> None:
+    port = free_port()
+    receiver = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.bench.receiver_server", str(port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await asyncio.sleep(1.5)
+        print(f"machine: {machine()}")
+        bare = await bare_loop(base)
+        print(f"bare aiohttp loop, 64 in flight:                 {bare:8.0f} POST/s")
+        one_url = await dispatch("one-url", base, lambda tag: [f"{base}/ok{tag}/hook"], EVENTS, ["ok"])
+        print(f"dispatcher, {EVENTS} events x 1 URL:               {one_url:8.0f} deliveries/s", end="")
+        print(f"   ratio to the bare loop {one_url / bare:.2f}")
+        healthy = [f"h{i}-" for i in range(9)]
+        nine = await dispatch(
+            "nine", base, lambda tag: [f"{base}/{p}{tag}/hook" for p in healthy], FAN_OUT_EVENTS, healthy
+        )
+        print(f"dispatcher, {FAN_OUT_EVENTS} events x 9 healthy URLs:          {nine:8.0f} deliveries/s")
+        ten = await dispatch(
+            "ten-one-hanging",
+            base,
+            lambda tag: [f"{base}/{p}{tag}/hook" for p in healthy] + [f"{base}/hang/{tag}"],
+            FAN_OUT_EVENTS,
+            healthy,
+        )
+        print(f"dispatcher, {FAN_OUT_EVENTS} events x 9 healthy + 1 hanging:   {ten:8.0f} healthy/s", end="")
+        print(f"   change {ten / nine - 1:+.0%}")
+    finally:
+        receiver.terminate()
+        await receiver.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
