@@ -4,8 +4,9 @@ consumption wrapper that sends poison messages to ``<topic>.dlq`` and keeps goin
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -82,26 +83,38 @@ class PoisonMessage(Exception):
     """A message that can never be processed: it goes to the dead-letter topic."""
 
 
-def decode(message: KafkaMessage, adapter: TypeAdapter[M]) -> M:
+def decode(body: bytes, adapter: TypeAdapter[M]) -> M:
     try:
-        return adapter.validate_json(message.body)
+        return adapter.validate_json(body)
     except ValidationError as error:
         fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in error.errors()[:5])
         raise PoisonMessage(f"invalid message: {fields}") from error
 
 
-async def dead_letter(broker: KafkaBroker, message: KafkaMessage, reason: str) -> None:
-    record = message.raw_message
-    source = getattr(record, "topic", "unknown")
-    headers = {k: v.decode(errors="replace") if isinstance(v, bytes) else str(v) for k, v in message.headers.items()}
+async def dead_letter(broker: KafkaBroker, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+    """Publish the record, as it was, to ``<topic>.dlq`` with why and whence in its headers."""
+    headers = {k: v.decode(errors="replace") for k, v in record.headers}
     headers |= {
         DLQ_REASON_HEADER: reason[:1000],
-        DLQ_SOURCE_TOPIC_HEADER: source,
-        "x-dlq-source-partition": str(getattr(record, "partition", "")),
-        "x-dlq-source-offset": str(getattr(record, "offset", "")),
+        DLQ_SOURCE_TOPIC_HEADER: record.topic,
+        "x-dlq-source-partition": str(record.partition),
+        "x-dlq-source-offset": str(record.offset),
     }
-    key = getattr(record, "key", None)
-    await broker.publish(message.body, Topics.dead_letter(source), key=key, headers=headers)
+    logger.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+    await broker.publish(record.value or b"", Topics.dead_letter(record.topic), key=record.key, headers=headers)
+
+
+async def _until_dependencies_answer(work: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``work``, retrying while MongoDB or Kafka is unreachable (the messages stay
+    uncommitted meanwhile)."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(MONGO_UNAVAILABLE + KAFKA_UNAVAILABLE + (asyncio.TimeoutError,)),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        before_sleep=_log_retry,
+        reraise=True,
+    ):
+        with attempt:
+            await work()
 
 
 async def consume(
@@ -110,22 +123,43 @@ async def consume(
     """Decode a message and handle it. While MongoDB or Kafka is unreachable the handler is
     retried (the message stays uncommitted); a message that cannot be decoded, or whose
     handling fails for another reason, is dead-lettered so the consumer keeps going."""
+    record = cast("ConsumerRecord[bytes, bytes]", message.raw_message)
     try:
-        decoded = decode(message, adapter)
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(MONGO_UNAVAILABLE + KAFKA_UNAVAILABLE + (asyncio.TimeoutError,)),
-            wait=wait_exponential(multiplier=0.2, max=5),
-            before_sleep=_log_retry,
-            reraise=True,
-        ):
-            with attempt:
-                await handle(decoded)
+        decoded = decode(record.value or b"", adapter)
+        await _until_dependencies_answer(lambda: handle(decoded))
     except PoisonMessage as error:
-        logger.warning("dead-lettering a message: %s", error)
-        await dead_letter(broker, message, str(error))
-    except Exception as error:
-        logger.exception("handling a message failed; dead-lettering it")
-        await dead_letter(broker, message, f"{type(error).__name__}: {error}")
+        await dead_letter(broker, record, str(error))
+    except Exception as error:  # one bad message must not stop the consumer
+        logger.exception("handling a message failed")
+        await dead_letter(broker, record, f"{type(error).__name__}: {error}")
+
+
+async def consume_batch(
+    broker: KafkaBroker,
+    message: KafkaMessage,
+    adapter: TypeAdapter[M],
+    handle: Callable[[list[M]], Awaitable[Any]],
+) -> None:
+    """``consume`` for a batch: what cannot be decoded is dead-lettered, the rest handled
+    together; should that fail for a reason other than an unreachable dependency, each
+    message is handled on its own so that only the bad ones are dead-lettered."""
+    good: list[tuple[ConsumerRecord[bytes, bytes], M]] = []
+    for record in cast("tuple[ConsumerRecord[bytes, bytes], ...]", message.raw_message):
+        try:
+            good.append((record, decode(record.value or b"", adapter)))
+        except PoisonMessage as error:
+            await dead_letter(broker, record, str(error))
+    if not good:
+        return
+    try:
+        await _until_dependencies_answer(lambda: handle([item for _, item in good]))
+    except Exception:  # fall back to one at a time
+        logger.exception("handling a batch of %d failed; handling them one by one", len(good))
+        for record, item in good:
+            try:
+                await _until_dependencies_answer(lambda item=item: handle([item]))  # type: ignore[misc]
+            except Exception as error:  # noqa: BLE001 - one bad message must not stop the consumer
+                await dead_letter(broker, record, f"{type(error).__name__}: {error}")
 
 
 def _log_retry(state: RetryCallState) -> None:

@@ -10,7 +10,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from schemas.events import OrderEvent
 from services.shared.delivery_store import DeliveryStore
-from services.shared.kafka import consume, ensure_topics, make_broker, model_adapter, start_broker
+from services.shared.kafka import consume_batch, ensure_topics, make_broker, model_adapter, start_broker
 from services.shared.merchant_store import MerchantStore
 from services.shared.mongo import close_client, connect
 from services.shared.runtime import every, wait_for_stop_signal
@@ -25,17 +25,20 @@ ORDER_EVENT = model_adapter(OrderEvent)
 
 
 def subscribe(broker: KafkaBroker, dispatcher: Dispatcher, settings: Settings) -> None:
-    """An event is committed once its deliveries are stored; attempts run on their own."""
+    """Events are taken in batches and committed once their deliveries are queued (one
+    write and one commit a batch); the attempts run on their own."""
 
     @broker.subscriber(
         settings.topics.order_events,
         group_id=settings.topic_prefix + "orders-webhook-dispatcher",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        max_workers=3,
+        batch=True,
+        max_records=500,
+        batch_timeout_ms=50,
     )
-    async def on_order_event(message: KafkaMessage) -> None:
-        await consume(broker, message, ORDER_EVENT, dispatcher.take_event)
+    async def on_order_events(message: KafkaMessage) -> None:
+        await consume_batch(broker, message, ORDER_EVENT, dispatcher.take_events)
 
 
 async def run(settings: Settings) -> None:

@@ -3,7 +3,7 @@ lost), attempt each on its own, record every attempt, and reschedule failures.""
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,28 +44,28 @@ class Dispatcher:
         # Back-pressure: past this many attempts in flight, consuming events waits.
         self._capacity = asyncio.Semaphore(settings.webhook_concurrency * 40)
 
-    async def take_event(self, event: OrderEvent) -> None:
-        """Store one delivery per URL of the order, then attempt the new ones at once."""
+    async def take_events(self, events: list[OrderEvent]) -> None:
+        """Queue one delivery per URL of each event's order, then attempt the new ones at
+        once (a delivery queued before, by an event delivered twice, is not)."""
         now = utc_now()
-        body = webhook_body(event).decode()
-        deliveries = [
-            WebhookDelivery(
-                id=delivery_id(event.id, url),
-                event_id=event.id,
-                event_type=event.type,
-                order_id=event.order_id,
-                merchant_id=event.merchant_id,
-                version=event.version,
-                url=url,
-                body=body,
-                due_at=now,
-                lease_until=now + self._lease,
-                created_at=now,
-            )
-            for url in event.order.webhook_urls
-        ]
+        deliveries = [self._delivery(event, url, now) for event in events for url in event.order.webhook_urls]
         for delivery in await self._store.add(deliveries):
             await self._spawn(delivery)
+
+    def _delivery(self, event: OrderEvent, url: str, now: datetime) -> WebhookDelivery:
+        return WebhookDelivery(
+            id=delivery_id(event.id, url),
+            event_id=event.id,
+            event_type=event.type,
+            order_id=event.order_id,
+            merchant_id=event.merchant_id,
+            version=event.version,
+            url=url,
+            body=webhook_body(event).decode(),
+            due_at=now,
+            lease_until=now + self._lease,
+            created_at=now,
+        )
 
     async def take_due(self, limit: int = 200) -> int:
         """Claim deliveries whose retry is due, or whose worker died, and attempt them."""

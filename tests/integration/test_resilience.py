@@ -45,6 +45,7 @@ async def test_poison_messages_are_dead_lettered_and_consumption_goes_on(stack: 
         topics.order_create: b"not json at all",
         topics.order_commands: json.dumps({"type": "order.teleport", "orderId": "x"}).encode(),
         topics.checkout_events: json.dumps({"type": "checkout.paid", "checkout": {"id": "c"}}).encode(),
+        topics.order_events: b'{"id": "e", "type": "order.status.updated"',
     }
     marker = uuid.uuid4().hex
     for topic, value in poison.items():
