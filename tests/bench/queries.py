@@ -103,9 +103,12 @@ async def main() -> None:
             "default first page": lambda m: {},
         }
         for name, params in cases.items():
-            await closed_loop(f"warm-up {name}", query(params), clients=4, requests=40, max_seconds=20)  # type: ignore[arg-type]
-            result = await closed_loop(f"GET /orders {name}", query(params), clients=8, requests=2000, max_seconds=20)  # type: ignore[arg-type]
-            print(result.line())
+            send = query(params)
+            await closed_loop(f"warm-up {name}", send, clients=4, requests=20, max_seconds=20)  # type: ignore[arg-type]
+            alone = await closed_loop(f"{name}, 1 client", send, clients=1, requests=500, max_seconds=15)  # type: ignore[arg-type]
+            print(alone.line(), flush=True)
+            loaded = await closed_loop(f"{name}, 8 clients", send, clients=8, requests=4000, max_seconds=20)  # type: ignore[arg-type]
+            print(loaded.line(), flush=True)
         for client in clients.values():
             await client.aclose()
     finally:
