@@ -8,6 +8,7 @@ from datetime import timedelta
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.subscriber.usecase import ConcurrentBetweenPartitionsSubscriber
 
 from schemas.checkout import CheckoutEvent
 from schemas.commands import OrderCreateCommand, order_command_adapter
@@ -48,33 +49,24 @@ def subscribe(broker: KafkaBroker, writer: OrderWriter, settings: Settings) -> N
     by one worker in order; offsets are committed only after a message was handled."""
     topics, group = settings.topics, settings.topic_prefix + "orders-writer"
 
-    @broker.subscriber(
-        topics.checkout_events,
-        group_id=group + ".checkouts",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        max_workers=2,
-    )
+    def handled_in_order(topic: str, group_suffix: str, workers: int) -> ConcurrentBetweenPartitionsSubscriber:
+        return broker.subscriber(
+            topic,
+            group_id=f"{group}.{group_suffix}",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            max_workers=workers,
+        )
+
+    @handled_in_order(topics.checkout_events, "checkouts", workers=2)
     async def on_checkout_event(message: KafkaMessage) -> None:
         await consume(broker, message, CHECKOUT_EVENT, writer.take_checkout)
 
-    @broker.subscriber(
-        topics.order_create,
-        group_id=group + ".create",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        max_workers=settings.writer_workers,
-    )
+    @handled_in_order(topics.order_create, "create", workers=settings.writer_workers)
     async def on_order_create(message: KafkaMessage) -> None:
         await consume(broker, message, CREATE_COMMAND, writer.create_order)
 
-    @broker.subscriber(
-        topics.order_commands,
-        group_id=group + ".commands",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        max_workers=settings.writer_workers,
-    )
+    @handled_in_order(topics.order_commands, "commands", workers=settings.writer_workers)
     async def on_order_command(message: KafkaMessage) -> None:
         await consume(broker, message, order_command_adapter, writer.apply)
 
