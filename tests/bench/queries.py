@@ -83,7 +83,7 @@ async def main() -> None:
         limits = httpx.Limits(max_connections=16)
         clients = {
             m.merchant_id: httpx.AsyncClient(
-                base_url=stack.base_url, headers={"Authorization": f"Bearer {m.api_key}"}, limits=limits
+                base_url=stack.base_url, headers={"Authorization": f"Bearer {m.api_key}"}, limits=limits, timeout=60
             )
             for m in merchants
         }
