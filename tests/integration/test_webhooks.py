@@ -197,3 +197,23 @@ async def test_killing_the_dispatcher_loses_no_delivery(own_stack: Stack, receiv
 
         await eventually(all_orders_arrived, timeout=60)
     print(f"\nkilled after {killed_with} of 20 slow deliveries; all 20 arrived at both URLs afterwards")
+
+
+@pytest.mark.parametrize("own_stack", [{"ORDERS_WEBHOOK_RETRY_SCHEDULE": "0,3"}], indirect=True)
+async def test_a_retry_due_later_survives_a_restart(own_stack: Stack, receiver: WebhookReceiver) -> None:
+    """The first attempt fails; the retry is due 3 s later. No dispatcher runs when it
+    falls due; the one started afterwards attempts it at once, from the stored due time."""
+    await own_stack.start()
+    merchant = await own_stack.merchant()
+    name = uuid.uuid4().hex
+    url = receiver.url("fail", name)
+    await new_order(own_stack, merchant, [url])
+    await receiver.wait_for(url, count=1)
+    own_stack.processes["dispatcher"].stop()
+    await asyncio.sleep(4)
+    receiver.heal("fail", name)
+    restarted = time.monotonic()
+    own_stack.processes["dispatcher"].start()
+    requests = await receiver.wait_for(url, count=2, timeout=30)
+    assert len(requests) == 2
+    print(f"\nthe overdue retry was attempted {requests[1].at - restarted:.1f}s after the dispatcher started")
