@@ -204,8 +204,7 @@ async def open_return(request: Request, caller: Caller, order_id: str, body: Ope
     if isinstance(refusal := decide_return(record, body.products, utc_now(), app.settings.return_policy), Refusal):
         raise _refused(refusal)
     command = OpenReturn(**_command_fields(record), return_id=str(uuid.uuid4()), products=body.products)
-    await app.commands.send(command, app.settings.topics.order_commands, key=record.id)
-    return IdResponse(id=command.return_id)
+    return await _publish(request, record, command, command.return_id)
 
 
 @router.post("/orders/{order_id}/returns/{return_id}/pickup", status_code=202, response_model=IdResponse)

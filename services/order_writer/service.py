@@ -25,6 +25,11 @@ logger = logging.getLogger(__name__)
 PublishEvent = Callable[[OrderEvent], Awaitable[None]]
 
 
+def _worth_waiting_for(found: tuple[Checkout, str | None] | None) -> bool:
+    """An unknown checkout may still arrive, and an open one may still be paid."""
+    return found is None or found[0].status is CheckoutStatus.OPEN
+
+
 class OrderWriter:
     def __init__(
         self,
@@ -58,13 +63,14 @@ class OrderWriter:
             await self.publish_outbox(command.order_id)  # a re-delivered command
             return
         found = await self._checkouts.get(command.checkout_id)
-        if found is None and self._checkout_grace > timedelta(0):
-            # The checkout event may still be on its way: park the command instead of
-            # blocking this partition. Look again after parking, since the checkout may
-            # have arrived in between (its handler looks for parked commands after storing).
+        if _worth_waiting_for(found) and self._checkout_grace > timedelta(0):
+            # The checkout event (or its payment) may still be on its way: park the command
+            # instead of blocking this partition. Look again after parking, since the
+            # checkout may have arrived in between (its handler looks for parked commands
+            # after storing it).
             await self._parked.park(command, utc_now() + self._checkout_grace)
             found = await self._checkouts.get(command.checkout_id)
-            if found is None:
+            if _worth_waiting_for(found):
                 logger.info("order %s waits for checkout %s", command.order_id, command.checkout_id)
                 return
         await self._decide_creation(command, found)

@@ -257,3 +257,21 @@ async def test_private_webhook_addresses_are_refused_unless_allowed(own_stack: S
             )
             assert response.status_code == 422
             assert problem_fields(response) == ["webhookUrls[1]"]
+
+
+async def test_an_open_checkout_paid_within_the_grace_period_becomes_an_order(stack: Stack) -> None:
+    """The writer sees the checkout still open (the ingress's view was behind): it waits
+    for the payment rather than failing at once."""
+    merchant = await stack.merchant()
+    checkout = await stack.checkout(merchant.merchant_id, status=CheckoutStatus.OPEN)
+    command = OrderCreateCommand(
+        command_id=str(uuid.uuid4()),
+        order_id=str(uuid.uuid4()),
+        merchant_id=merchant.merchant_id,
+        checkout_id=checkout.checkout.id,
+        requested_at=utc_now(),
+    )
+    await stack.publish(stack.settings.topics.order_create, command, command.order_id)
+    await asyncio.sleep(1)
+    await stack.checkout(merchant.merchant_id, checkout_id=checkout.checkout.id, status=CheckoutStatus.PAID, version=2)
+    assert (await stack.order(merchant.api_key, command.order_id))["status"] == "pending.created"
