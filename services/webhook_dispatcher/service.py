@@ -48,11 +48,14 @@ class Dispatcher:
         """Queue one delivery per URL of each event's order, then attempt the new ones at
         once (a delivery queued before, by an event delivered twice, is not)."""
         now = utc_now()
-        deliveries = [self._delivery(event, url, now) for event in events for url in event.order.webhook_urls]
+        deliveries = []
+        for event in events:
+            body = webhook_body(event).decode()  # the same for every URL of the event
+            deliveries += [self._delivery(event, url, body, now) for url in event.order.webhook_urls]
         for delivery in await self._store.add(deliveries):
             await self._spawn(delivery)
 
-    def _delivery(self, event: OrderEvent, url: str, now: datetime) -> WebhookDelivery:
+    def _delivery(self, event: OrderEvent, url: str, body: str, now: datetime) -> WebhookDelivery:
         return WebhookDelivery(
             id=delivery_id(event.id, url),
             event_id=event.id,
@@ -61,7 +64,7 @@ class Dispatcher:
             merchant_id=event.merchant_id,
             version=event.version,
             url=url,
-            body=webhook_body(event).decode(),
+            body=body,
             due_at=now,
             lease_until=now + self._lease,
             created_at=now,
