@@ -9,12 +9,13 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import ConcurrentBetweenPartitionsSubscriber
+from pydantic import TypeAdapter
 
 from schemas.checkout import CheckoutEvent
 from schemas.commands import OrderCreateCommand, order_command_adapter
 from schemas.events import OrderEvent
 from services.shared.checkout_store import CheckoutStore
-from services.shared.kafka import consume, ensure_topics, make_broker, model_adapter, publish, start_broker
+from services.shared.kafka import consume, ensure_topics, make_broker, publish, start_broker
 from services.shared.mongo import Database, close_client, connect
 from services.shared.order_store import OrderStore
 from services.shared.runtime import every, wait_for_stop_signal
@@ -25,8 +26,8 @@ from .store import CommandLog, ParkedCreates
 
 logger = logging.getLogger(__name__)
 
-CHECKOUT_EVENT = model_adapter(CheckoutEvent)
-CREATE_COMMAND = model_adapter(OrderCreateCommand)
+CHECKOUT_EVENT = TypeAdapter(CheckoutEvent)
+CREATE_COMMAND = TypeAdapter(OrderCreateCommand)
 
 
 def build_writer(settings: Settings, db: Database, broker: KafkaBroker) -> OrderWriter:

@@ -165,7 +165,3 @@ async def consume_batch(
 def _log_retry(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
     logger.warning("handling waits for its dependencies (%s: %s); retrying", type(error).__name__, error)
-
-
-def model_adapter(model: type[M]) -> TypeAdapter[M]:
-    return TypeAdapter(model)

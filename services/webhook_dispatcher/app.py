@@ -7,10 +7,11 @@ import time
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import TypeAdapter
 
 from schemas.events import OrderEvent
 from services.shared.delivery_store import DeliveryStore
-from services.shared.kafka import consume_batch, ensure_topics, make_broker, model_adapter, start_broker
+from services.shared.kafka import consume_batch, ensure_topics, make_broker, start_broker
 from services.shared.merchant_store import MerchantStore
 from services.shared.mongo import close_client, connect
 from services.shared.runtime import every, wait_for_stop_signal
@@ -21,7 +22,7 @@ from .service import Dispatcher
 
 logger = logging.getLogger(__name__)
 
-ORDER_EVENT = model_adapter(OrderEvent)
+ORDER_EVENT = TypeAdapter(OrderEvent)
 
 
 def subscribe(broker: KafkaBroker, dispatcher: Dispatcher, settings: Settings) -> None:
