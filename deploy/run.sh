@@ -24,6 +24,7 @@ credentials=$("$BIN/orders" keys create --merchant demo-merchant)
 api_key=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])' <<<"$credentials")
 checkout=$("$BIN/orders" demo checkout --merchant demo-merchant)
 checkout_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["checkoutId"])' <<<"$checkout")
+key="demo-${checkout_id:0:8}" # a key of this run's own: a key is bound to its first body
 
 cat <<TXT
 
@@ -32,10 +33,10 @@ Demo merchant: $credentials
 
 Create an order from the paid demo checkout:
 
-  curl -s -X POST http://127.0.0.1:$PORT/orders -H 'Authorization: Bearer $api_key' -H 'content-type: application/json' -d '{"checkoutId": "$checkout_id", "meta": {"source": "make run"}, "idempotencyKey": "demo-1"}'
+  curl -s -X POST http://127.0.0.1:$PORT/orders -H 'Authorization: Bearer $api_key' -H 'content-type: application/json' -d '{"checkoutId": "$checkout_id", "meta": {"source": "make run"}, "idempotencyKey": "$key"}'
 
 Read it back (by its idempotency key, so this line works as printed):
 
-  curl -s 'http://127.0.0.1:$PORT/orders?filter.idempotencyKey=demo-1' -H 'Authorization: Bearer $api_key'
+  curl -s 'http://127.0.0.1:$PORT/orders?filter.idempotencyKey=$key' -H 'Authorization: Bearer $api_key'
 
 TXT
