@@ -13,6 +13,7 @@ CancelReason = Literal["merchant", "customer"]
 class OrderCreateCommand(WireModel):
     """Turn a checkout into an order. Published by the ingress once the request is valid."""
 
+    type: Literal["order.create"] = "order.create"
     command_id: str
     order_id: str
     merchant_id: str

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from schemas.api import MAX_REQUEST_BYTES
 from services.shared.checkout_store import CheckoutStore
+from services.shared.command_log import CommandLog
 from services.shared.delivery_store import DeliveryStore
 from services.shared.merchant_store import MerchantStore
 from services.shared.mongo import close_client, open_database, prepare_database
@@ -36,6 +37,7 @@ class Ingress:
     merchants: MerchantStore
     idempotency: IdempotencyStore
     deliveries: DeliveryStore
+    command_log: CommandLog
     commands: CommandPublisher
 
 
@@ -55,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
             MerchantStore(db),
             IdempotencyStore(db),
             DeliveryStore(db),
+            CommandLog(db),
             commands,
         )
         try:

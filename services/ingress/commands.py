@@ -9,11 +9,12 @@ from pydantic import BaseModel
 from services.shared.kafka import make_broker, publish, start_broker
 from services.shared.settings import Settings
 
-from .problems import Problem
-
 logger = logging.getLogger(__name__)
 
-RETRY_AFTER_SECONDS = "5"
+
+class BrokerUnavailable(Exception):
+    """Kafka did not confirm the message in time. Whether it has it is unknown: see
+    ``CommandLog.abandon`` for how the caller finds out."""
 
 
 class CommandPublisher:
@@ -44,19 +45,14 @@ class CommandPublisher:
         await self._broker.stop()
 
     async def send(self, message: BaseModel, topic: str, key: str) -> None:
-        """Publish, and return only once all in-sync replicas have the message. The
-        producer's own request timeout expires a message it could not deliver, so a 503
-        answered here is not followed by a late delivery of the same send."""
+        """Publish, and return only once all in-sync replicas have the message; otherwise
+        raise ``BrokerUnavailable``. The producer's request timeout bounds the wait."""
         if not self._connected.is_set():
-            raise _unavailable("the message broker is not reachable yet")
+            raise BrokerUnavailable("the message broker is not reachable yet")
         try:
             await asyncio.wait_for(
                 publish(self._broker, message, topic, key), timeout=self._settings.publish_timeout_seconds * 2
             )
-        except Exception as error:
+        except Exception as error:  # any failure to publish: the broker did not confirm
             logger.warning("publishing to %s failed: %s: %s", topic, type(error).__name__, error)
-            raise _unavailable("the message broker did not accept the request in time") from error
-
-
-def _unavailable(detail: str) -> Problem:
-    return Problem(503, f"{detail}; nothing was changed, try again", headers={"Retry-After": RETRY_AFTER_SECONDS})
+            raise BrokerUnavailable("the message broker did not confirm the request in time") from error

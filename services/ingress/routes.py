@@ -1,6 +1,7 @@
 """HTTP endpoints. Each reads: authenticate, validate, check what the read view knows,
 publish the command, answer."""
 
+import logging
 import math
 import uuid
 from datetime import datetime
@@ -45,12 +46,15 @@ from services.domain.returns import decide_return, returns_view
 from services.domain.webhooks import webhook_url_problem
 from services.shared.merchant_store import Principal
 
+from .commands import BrokerUnavailable
 from .problems import Problem, field_problem
 
 if TYPE_CHECKING:
     from .app import Ingress
 
 router = APIRouter()
+logger = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = "5"
 REFUSAL_STATUS = {RefusalKind.NOT_FOUND: 404, RefusalKind.NOT_ALLOWED: 409, RefusalKind.UNPROCESSABLE: 422}
 
 
@@ -124,7 +128,7 @@ async def create_order(request: Request, caller: Caller, body: CreateOrderReques
         webhook_urls=body.webhook_urls or [],
         requested_at=utc_now(),
     )
-    await app.commands.send(command, app.settings.topics.order_create, key=order_id)
+    await _send(app, command, app.settings.topics.order_create)
     return IdResponse(id=order_id)
 
 
@@ -282,8 +286,22 @@ async def _submit_return_command(
 
 async def _publish(request: Request, record: OrderRecord, command: OrderCommand, answer_id: str) -> IdResponse:
     app = ingress(request)
-    await app.commands.send(command, app.settings.topics.order_commands, key=record.id)
+    await _send(app, command, app.settings.topics.order_commands)
     return IdResponse(id=answer_id)
+
+
+async def _send(app: "Ingress", command: OrderCreateCommand | OrderCommand, topic: str) -> None:
+    """Publish a command, durably. If Kafka does not confirm it in time it may still have
+    it: the command is abandoned (it will never take effect) and the answer is 503, unless
+    the writer took it first, which proves it arrived."""
+    try:
+        await app.commands.send(command, topic, key=command.order_id)
+    except BrokerUnavailable as error:
+        if await app.command_log.abandon(command.command_id, command.order_id, command.type, utc_now()):
+            raise Problem(
+                503, f"{error}; nothing was changed, try again", headers={"Retry-After": RETRY_AFTER_SECONDS}
+            ) from error
+        logger.info("command %s was not confirmed by Kafka but the writer has it", command.command_id)
 
 
 def _view(record: OrderRecord, app: "Ingress", now: datetime, *, with_returns: bool) -> dict[str, Any]:

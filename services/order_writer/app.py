@@ -15,6 +15,7 @@ from schemas.checkout import CheckoutEvent
 from schemas.commands import OrderCreateCommand, order_command_adapter
 from schemas.events import OrderEvent
 from services.shared.checkout_store import CheckoutStore
+from services.shared.command_log import CommandLog
 from services.shared.kafka import consume, ensure_topics, make_broker, publish, start_broker
 from services.shared.mongo import Database, close_client, connect
 from services.shared.order_store import OrderStore
@@ -22,7 +23,7 @@ from services.shared.runtime import every, wait_for_stop_signal
 from services.shared.settings import Settings
 
 from .service import OrderWriter
-from .store import CommandLog, ParkedCreates
+from .store import ParkedCreates
 
 logger = logging.getLogger(__name__)
 

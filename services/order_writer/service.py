@@ -16,9 +16,10 @@ from services.domain.lifecycle import apply_command
 from services.domain.outcomes import Refusal
 from services.domain.returns import ReturnPolicy
 from services.shared.checkout_store import CheckoutStore
+from services.shared.command_log import CommandLog
 from services.shared.order_store import OrderStore
 
-from .store import CommandLog, ParkedCreates
+from .store import ParkedCreates
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ class OrderWriter:
             await self._decide_creation(command, (event.checkout, None))
 
     async def create_order(self, command: OrderCreateCommand) -> None:
+        if not await self._command_log.take(command.command_id, command.order_id, command.type, utc_now()):
+            logger.info("create command %s was abandoned by the ingress (answered 503)", command.command_id)
+            return
         if await self._orders.get_with_state(command.order_id) is not None:
             await self.publish_outbox(command.order_id)  # a re-delivered command
             return
@@ -91,12 +95,16 @@ class OrderWriter:
         record = build_order(command, checkout, status, now)
         if await self._orders.insert(record, event_for(record, "order.status.updated", None, now), command.command_id):
             logger.info("order %s stored as %s", record.id, status)
+            await self._command_log.record(command.command_id, "applied", status.value, now)
         await self._parked.remove(command.order_id)
         await self.publish_outbox(command.order_id)
 
     async def apply(self, command: OrderCommand) -> None:
         """Apply a lifecycle or return command exactly once in effect. A conflicting write
         (another command changed the order first) makes the decision again on the new order."""
+        if not await self._command_log.take(command.command_id, command.order_id, command.type, utc_now()):
+            logger.info("command %s was abandoned by the ingress (answered 503)", command.command_id)
+            return
         while True:
             state = await self._orders.get_with_state(command.order_id)
             now = utc_now()
@@ -114,7 +122,7 @@ class OrderWriter:
             event = event_for(outcome.record, outcome.event_type, outcome.refund, now)
             outbox_since = outbox[0].occurred_at if outbox else now
             if await self._orders.replace(record.version, outcome.record, event, command.command_id, outbox_since):
-                await self._command_log.record(command.command_id, record.id, command.type, "applied", "", now)
+                await self._command_log.record(command.command_id, "applied", "", now)
                 await self.publish_outbox(record.id)
                 return
 
@@ -122,7 +130,7 @@ class OrderWriter:
         logger.info(
             "command %s (%s) on order %s refused: %s", command.command_id, command.type, command.order_id, detail
         )
-        await self._command_log.record(command.command_id, command.order_id, command.type, "refused", detail, utc_now())
+        await self._command_log.record(command.command_id, "refused", detail, utc_now())
 
     async def publish_outbox(self, order_id: str) -> None:
         """Publish the order's unpublished events in version order, then forget them."""

@@ -1,5 +1,4 @@
-"""The writer's own bookkeeping: create commands waiting for their checkout, and the
-outcome of every command (applied or refused, and why)."""
+"""The writer's own bookkeeping: create commands waiting for their checkout."""
 
 import contextlib
 from datetime import datetime
@@ -7,7 +6,7 @@ from datetime import datetime
 from pymongo.errors import DuplicateKeyError
 
 from schemas.commands import OrderCreateCommand
-from services.shared.mongo import COMMAND_LOG, PARKED_CREATES, Database
+from services.shared.mongo import PARKED_CREATES, Database
 
 
 class ParkedCreates:
@@ -40,25 +39,3 @@ class ParkedCreates:
 
     async def remove(self, order_id: str) -> None:
         await self._parked.delete_one({"_id": order_id})
-
-
-class CommandLog:
-    def __init__(self, db: Database) -> None:
-        self._log = db[COMMAND_LOG]
-
-    async def record(
-        self, command_id: str, order_id: str, command_type: str, outcome: str, detail: str, at: datetime
-    ) -> None:
-        await self._log.update_one(
-            {"_id": command_id},
-            {
-                "$setOnInsert": {
-                    "orderId": order_id,
-                    "type": command_type,
-                    "outcome": outcome,
-                    "detail": detail,
-                    "at": at,
-                }
-            },
-            upsert=True,
-        )

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer
 
 from schemas.base import utc_now
 from schemas.commands import ConfirmOrder, OrderCreateCommand
+from services.shared.command_log import CommandLog
 from tests.support.infrastructure import Infrastructure
 from tests.support.proxy import TcpProxy
 from tests.support.receiver import WebhookReceiver
@@ -183,3 +184,55 @@ async def test_services_wait_for_the_database_and_lose_nothing_while_it_is_away(
 
     assert (await stack.order(merchant.api_key, first_id, lambda o: o["version"] == 2))["status"] == "pending.confirmed"
     assert (await stack.order(merchant.api_key, create.order_id))["status"] == "pending.created"
+
+
+async def test_a_command_answered_503_never_takes_effect(stack: Stack) -> None:
+    """When Kafka does not confirm a publish in time it may still have the message. The
+    ingress then abandons the command before answering 503; the writer, finding it
+    abandoned, ignores it. (The ingress's side is shown here by calling the same log.)"""
+    log = CommandLog(stack.db)
+    merchant = await stack.merchant()
+    checkout = await stack.checkout(merchant.merchant_id)
+    create = OrderCreateCommand(
+        command_id=str(uuid.uuid4()),
+        order_id=str(uuid.uuid4()),
+        merchant_id=merchant.merchant_id,
+        checkout_id=checkout.checkout.id,
+        requested_at=utc_now(),
+    )
+    assert await log.abandon(create.command_id, create.order_id, create.type, utc_now())
+    await stack.publish(stack.settings.topics.order_create, create, create.order_id)
+
+    order_id = await stack.create_order(merchant.api_key, (await stack.checkout(merchant.merchant_id)).checkout.id)
+    await stack.order(merchant.api_key, order_id)
+    confirm = ConfirmOrder(
+        command_id=str(uuid.uuid4()), order_id=order_id, merchant_id=merchant.merchant_id, issued_at=utc_now()
+    )
+    assert await log.abandon(confirm.command_id, confirm.order_id, confirm.type, utc_now())
+    await stack.publish(stack.settings.topics.order_commands, confirm, order_id)
+    # A later command on the same partitions shows both abandoned ones were consumed.
+    confirm_again = ConfirmOrder(
+        command_id=str(uuid.uuid4()), order_id=order_id, merchant_id=merchant.merchant_id, issued_at=utc_now()
+    )
+    await stack.publish(stack.settings.topics.order_commands, confirm_again, order_id)
+    assert (await stack.order(merchant.api_key, order_id, lambda o: o["version"] == 2))["status"] == "pending.confirmed"
+
+    await asyncio.sleep(1)
+    assert await stack.db.orders.count_documents({"_id": create.order_id}) == 0
+    assert (await stack.order(merchant.api_key, order_id))["version"] == 2
+    for command_id in (create.command_id, confirm.command_id):
+        logged = await stack.db.command_log.find_one({"_id": command_id})
+        assert logged is not None
+        assert logged["outcome"] == "abandoned"
+
+
+async def test_abandoning_a_command_the_writer_took_reports_that_it_arrived(stack: Stack) -> None:
+    merchant = await stack.merchant()
+    order_id = await stack.create_order(merchant.api_key, (await stack.checkout(merchant.merchant_id)).checkout.id)
+    await stack.order(merchant.api_key, order_id)
+    confirm = ConfirmOrder(
+        command_id=str(uuid.uuid4()), order_id=order_id, merchant_id=merchant.merchant_id, issued_at=utc_now()
+    )
+    await stack.publish(stack.settings.topics.order_commands, confirm, order_id)
+    await stack.order(merchant.api_key, order_id, lambda o: o["status"] == "pending.confirmed")
+    assert not await CommandLog(stack.db).abandon(confirm.command_id, order_id, confirm.type, utc_now())
