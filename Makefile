@@ -7,13 +7,14 @@ BIN := $(VENV)/bin
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(ORDERS_KAFKA_PORT),9092)
 export MONGODB_URL ?= mongodb://127.0.0.1:$(or $(ORDERS_MONGO_PORT),27017)/orders
 
-.PHONY: help install services stop status run test test-unit lint bench schemas compose-check
+.PHONY: help install services stop status run test test-unit lint bench chaos schemas compose-check
 
 help:
 	@echo "make run      install, start Kafka + FerretDB + the three services, create a demo key and checkout"
 	@echo "make test     install, start Kafka + FerretDB, run every test"
 	@echo "make lint     ruff and mypy"
 	@echo "make bench    benchmarks (not part of make test)"
+	@echo "make chaos    kill and restart Kafka while orders are created (not part of make test)"
 	@echo "make stop     stop everything the project started"
 
 install:
@@ -45,6 +46,9 @@ lint: install
 
 bench: services
 	@$(BIN)/python -m tests.bench.run_all
+
+chaos: services
+	@$(BIN)/python -m tests.bench.kafka_restart
 
 schemas: install
 	@$(BIN)/python -m schemas.export
