@@ -7,13 +7,17 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-PG_DATA=$STATE/pg/data
+# The cluster runs as the postgres user, who may not be able to enter the clone's folder (a
+# clone under `mktemp -d` is root's alone): it lives in postgres's home, one per state dir.
+PG_DIR=$(getent passwd postgres | cut -d: -f6)/orders-$(printf %s "$STATE" | sha256sum | cut -c1-12)
+PG_DATA=$PG_DIR/data
+PG_LOG=$PG_DIR/postgres.log
 
 start_postgres() {
   if [[ ! -f $PG_DATA/PG_VERSION ]]; then
     log "initialising a PostgreSQL cluster in $PG_DATA"
     mkdir -p "$PG_DATA"
-    chown -R postgres:postgres "$STATE/pg"
+    chown -R postgres:postgres "$PG_DIR"
     # UTF-8 whatever the locale of the caller: FerretDB refuses any other encoding.
     runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" --auth=trust -U postgres --encoding=UTF8 --no-locale \
       >"$LOGS/postgres-init.log" 2>&1
@@ -23,8 +27,8 @@ start_postgres() {
   else
     require_free_port "$PG_PORT" PostgreSQL
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-    touch "$LOGS/postgres.log" && chown postgres "$LOGS/postgres.log"
-    runuser -u postgres -- "$PG_BIN/pg_ctl" start -D "$PG_DATA" -l "$LOGS/postgres.log" -w -t 60 \
+    ln -sfn "$PG_LOG" "$LOGS/postgres.log"
+    runuser -u postgres -- "$PG_BIN/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k /tmp -c fsync=on" >/dev/null
   fi
   head -n 1 "$PG_DATA/postmaster.pid" >"$PIDS/postgres.pid"

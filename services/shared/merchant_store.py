@@ -41,11 +41,11 @@ class MerchantStore:
         )
         return Credentials(merchant_id, api_key, (await self.webhook_secrets(merchant_id, fresh=True))[-1])
 
-    async def rotate_secret(self, merchant_id: str, keep_previous: bool = True) -> str:
-        """Add a new signing secret; while the previous one is kept, every webhook carries
-        a signature of each."""
+    async def rotate_secret(self, merchant_id: str) -> str:
+        """Add a new signing secret and keep the newest previous one: every webhook carries a
+        signature of each until the next rotation drops the older."""
         secret = new_webhook_secret()
-        secrets = (await self.webhook_secrets(merchant_id, fresh=True))[-1:] if keep_previous else []
+        secrets = (await self.webhook_secrets(merchant_id, fresh=True))[-1:]
         await self._merchants.update_one(
             {"_id": merchant_id}, {"$set": {"webhookSecrets": [*secrets, secret]}}, upsert=True
         )
