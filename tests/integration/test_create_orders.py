@@ -7,9 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
-from schemas.commands import OrderCreateCommand
+from tests.support.commands import create_command
 from tests.support.stack import Stack, eventually
 
 pytestmark = pytest.mark.integration
@@ -144,13 +143,7 @@ async def test_writer_refusals_are_stored_and_announced(stack: Stack, setup: str
     checkout = await stack.checkout(owner, status=status)
     if setup == "ordered":
         await stack.order(merchant.api_key, await stack.create_order(merchant.api_key, checkout.checkout.id))
-    command = OrderCreateCommand(
-        command_id=str(uuid.uuid4()),
-        order_id=str(uuid.uuid4()),
-        merchant_id=merchant.merchant_id,
-        checkout_id=checkout.checkout.id,
-        requested_at=utc_now(),
-    )
+    command = create_command(merchant.merchant_id, checkout.checkout.id)
     await stack.publish(stack.settings.topics.order_create, command, command.order_id)
     if setup == "open":
         await asyncio.sleep(0)  # an open checkout may still be paid: decided after the grace period
@@ -264,13 +257,7 @@ async def test_an_open_checkout_paid_within_the_grace_period_becomes_an_order(st
     for the payment rather than failing at once."""
     merchant = await stack.merchant()
     checkout = await stack.checkout(merchant.merchant_id, status=CheckoutStatus.OPEN)
-    command = OrderCreateCommand(
-        command_id=str(uuid.uuid4()),
-        order_id=str(uuid.uuid4()),
-        merchant_id=merchant.merchant_id,
-        checkout_id=checkout.checkout.id,
-        requested_at=utc_now(),
-    )
+    command = create_command(merchant.merchant_id, checkout.checkout.id)
     await stack.publish(stack.settings.topics.order_create, command, command.order_id)
     await asyncio.sleep(1)
     await stack.checkout(merchant.merchant_id, checkout_id=checkout.checkout.id, status=CheckoutStatus.PAID, version=2)

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from schemas.base import utc_now
 from schemas.commands import ConfirmOrder, OrderCommand, ShipOrder
 from services.shared.merchant_store import Credentials
+from tests.support.commands import command_fields
 from tests.support.receiver import WebhookReceiver
 from tests.support.stack import Stack, eventually
 
@@ -102,15 +102,6 @@ async def test_ingress_refuses_what_it_can_tell(stack: Stack) -> None:
     assert (await stack.order(merchant.api_key, order_id))["version"] == 1
 
 
-def command_fields(merchant: Credentials, order_id: str, command_id: str | None = None) -> dict[str, Any]:
-    return {
-        "command_id": command_id or str(uuid.uuid4()),
-        "order_id": order_id,
-        "merchant_id": merchant.merchant_id,
-        "issued_at": utc_now(),
-    }
-
-
 async def send(stack: Stack, command: OrderCommand) -> None:
     await stack.publish(stack.settings.topics.order_commands, command, command.order_id)
 
@@ -118,9 +109,9 @@ async def send(stack: Stack, command: OrderCommand) -> None:
 async def test_commands_from_other_services_on_order_commands(stack: Stack) -> None:
     merchant = await stack.merchant()
     order_id = await new_order(stack, merchant)
-    await send(stack, ConfirmOrder(**command_fields(merchant, order_id)))
+    await send(stack, ConfirmOrder(**command_fields(merchant.merchant_id, order_id)))
     await stack.order(merchant.api_key, order_id, lambda o: o["status"] == "pending.confirmed")
-    await send(stack, ShipOrder(**command_fields(merchant, order_id), tracking_reference="X"))
+    await send(stack, ShipOrder(**command_fields(merchant.merchant_id, order_id), tracking_reference="X"))
     shipped = await stack.order(merchant.api_key, order_id, lambda o: o["status"] == "pending.shipped")
     assert shipped["delivery"]["trackingReference"] == "X"
 
@@ -128,10 +119,10 @@ async def test_commands_from_other_services_on_order_commands(stack: Stack) -> N
 async def test_a_redelivered_command_changes_nothing_twice(stack: Stack) -> None:
     merchant = await stack.merchant()
     order_id = await new_order(stack, merchant)
-    command = ConfirmOrder(**command_fields(merchant, order_id))
+    command = ConfirmOrder(**command_fields(merchant.merchant_id, order_id))
     for _ in range(3):
         await send(stack, command)
-    await send(stack, ShipOrder(**command_fields(merchant, order_id), tracking_reference="after"))
+    await send(stack, ShipOrder(**command_fields(merchant.merchant_id, order_id), tracking_reference="after"))
     shipped = await stack.order(merchant.api_key, order_id, lambda o: o["status"] == "pending.shipped")
     assert shipped["version"] == 3  # created, confirmed once, shipped
     log = await stack.db.command_log.find_one({"_id": command.command_id})
@@ -142,7 +133,7 @@ async def test_a_redelivered_command_changes_nothing_twice(stack: Stack) -> None
 async def test_a_command_for_another_merchants_order_is_refused_and_recorded(stack: Stack) -> None:
     merchant, other = await stack.merchant(), await stack.merchant()
     order_id = await new_order(stack, merchant)
-    command = ConfirmOrder(**command_fields(other, order_id))
+    command = ConfirmOrder(**command_fields(other.merchant_id, order_id))
     await send(stack, command)
     log = await eventually(lambda: stack.db.command_log.find_one({"_id": command.command_id}))
     assert log["outcome"] == "refused"

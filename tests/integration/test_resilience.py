@@ -15,8 +15,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from schemas.base import utc_now
-from schemas.commands import ConfirmOrder, OrderCreateCommand
+from schemas.commands import ConfirmOrder
 from services.shared.command_log import CommandLog
+from tests.support.commands import command_fields, create_command
 from tests.support.infrastructure import Infrastructure
 from tests.support.proxy import TcpProxy
 from tests.support.receiver import WebhookReceiver
@@ -167,17 +168,9 @@ async def test_services_wait_for_the_database_and_lose_nothing_while_it_is_away(
         refused = await api.post("/orders", json={"checkoutId": second.checkout.id})
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "5"
-    confirm = ConfirmOrder(
-        command_id=str(uuid.uuid4()), order_id=first_id, merchant_id=merchant.merchant_id, issued_at=utc_now()
-    )
+    confirm = ConfirmOrder(**command_fields(merchant.merchant_id, first_id))
     await stack.publish(stack.settings.topics.order_commands, confirm, first_id)
-    create = OrderCreateCommand(
-        command_id=str(uuid.uuid4()),
-        order_id=str(uuid.uuid4()),
-        merchant_id=merchant.merchant_id,
-        checkout_id=second.checkout.id,
-        requested_at=utc_now(),
-    )
+    create = create_command(merchant.merchant_id, second.checkout.id)
     await stack.publish(stack.settings.topics.order_create, create, create.order_id)
     await asyncio.sleep(4)
     await proxy.restore()
@@ -193,27 +186,17 @@ async def test_a_command_answered_503_never_takes_effect(stack: Stack) -> None:
     log = CommandLog(stack.db)
     merchant = await stack.merchant()
     checkout = await stack.checkout(merchant.merchant_id)
-    create = OrderCreateCommand(
-        command_id=str(uuid.uuid4()),
-        order_id=str(uuid.uuid4()),
-        merchant_id=merchant.merchant_id,
-        checkout_id=checkout.checkout.id,
-        requested_at=utc_now(),
-    )
+    create = create_command(merchant.merchant_id, checkout.checkout.id)
     assert await log.abandon(create.command_id, create.order_id, create.type, utc_now())
     await stack.publish(stack.settings.topics.order_create, create, create.order_id)
 
     order_id = await stack.create_order(merchant.api_key, (await stack.checkout(merchant.merchant_id)).checkout.id)
     await stack.order(merchant.api_key, order_id)
-    confirm = ConfirmOrder(
-        command_id=str(uuid.uuid4()), order_id=order_id, merchant_id=merchant.merchant_id, issued_at=utc_now()
-    )
+    confirm = ConfirmOrder(**command_fields(merchant.merchant_id, order_id))
     assert await log.abandon(confirm.command_id, confirm.order_id, confirm.type, utc_now())
     await stack.publish(stack.settings.topics.order_commands, confirm, order_id)
     # A later command on the same partitions shows both abandoned ones were consumed.
-    confirm_again = ConfirmOrder(
-        command_id=str(uuid.uuid4()), order_id=order_id, merchant_id=merchant.merchant_id, issued_at=utc_now()
-    )
+    confirm_again = ConfirmOrder(**command_fields(merchant.merchant_id, order_id))
     await stack.publish(stack.settings.topics.order_commands, confirm_again, order_id)
     assert (await stack.order(merchant.api_key, order_id, lambda o: o["version"] == 2))["status"] == "pending.confirmed"
 
@@ -230,9 +213,7 @@ async def test_abandoning_a_command_the_writer_took_reports_that_it_arrived(stac
     merchant = await stack.merchant()
     order_id = await stack.create_order(merchant.api_key, (await stack.checkout(merchant.merchant_id)).checkout.id)
     await stack.order(merchant.api_key, order_id)
-    confirm = ConfirmOrder(
-        command_id=str(uuid.uuid4()), order_id=order_id, merchant_id=merchant.merchant_id, issued_at=utc_now()
-    )
+    confirm = ConfirmOrder(**command_fields(merchant.merchant_id, order_id))
     await stack.publish(stack.settings.topics.order_commands, confirm, order_id)
     await stack.order(merchant.api_key, order_id, lambda o: o["status"] == "pending.confirmed")
     assert not await CommandLog(stack.db).abandon(confirm.command_id, order_id, confirm.type, utc_now())
