@@ -93,11 +93,15 @@ class OrderWriter:
             status = creation_status(command, checkout, holder)
         now = utc_now()
         record = build_order(command, checkout, status, now)
-        if await self._orders.insert(record, event_for(record, "order.status.updated", None, now), command.command_id):
-            logger.info("order %s stored as %s", record.id, status)
-            await self._command_log.record(command.command_id, "applied", status.value, now)
+        event = event_for(record, "order.status.updated", None, now)
+        stored = await self._orders.insert(record, event, command.command_id)
         await self._parked.remove(command.order_id)
-        await self.publish_outbox(command.order_id)
+        if not stored:  # decided before (a redelivery or a second wake-up): its outbox, if any
+            await self.publish_outbox(command.order_id)
+            return
+        logger.info("order %s stored as %s", record.id, status)
+        await self._command_log.record(command.command_id, "applied", status.value, now)
+        await self._publish(record.id, record.version, [event])
 
     async def apply(self, command: OrderCommand) -> None:
         """Apply a lifecycle or return command exactly once in effect. A conflicting write
@@ -123,7 +127,7 @@ class OrderWriter:
             outbox_since = outbox[0].occurred_at if outbox else now
             if await self._orders.replace(record.version, outcome.record, event, command.command_id, outbox_since):
                 await self._command_log.record(command.command_id, "applied", "", now)
-                await self.publish_outbox(record.id)
+                await self._publish(record.id, outcome.record.version, [*outbox, event])
                 return
 
     async def _refuse(self, command: OrderCommand, detail: str) -> None:
@@ -135,12 +139,14 @@ class OrderWriter:
     async def publish_outbox(self, order_id: str) -> None:
         """Publish the order's unpublished events in version order, then forget them."""
         state = await self._orders.get_with_state(order_id)
-        if state is None or not state[2]:
-            return
-        record, _, outbox = state
+        if state is not None and state[2]:
+            await self._publish(order_id, state[0].version, state[2])
+
+    async def _publish(self, order_id: str, version: int, outbox: list[OrderEvent]) -> None:
+        """Publish an outbox known to be the order's at ``version``, then forget it."""
         for event in sorted(outbox, key=lambda e: e.version):
             await self._publish_event(event)
-        await self._orders.clear_outbox(order_id, record.version)
+        await self._orders.clear_outbox(order_id, version)
 
     async def publish_stale_outboxes(self, older_than: timedelta = timedelta(seconds=5)) -> None:
         """Events left unpublished by a crash between storing and publishing."""
