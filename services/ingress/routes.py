@@ -102,6 +102,13 @@ async def create_order(request: Request, caller: Caller, body: CreateOrderReques
     fingerprint = request_fingerprint(body.model_dump(mode="json"))
     record_id = idempotency_record_id(caller.merchant_id, body.idempotency_key) if body.idempotency_key else None
     earlier = await app.idempotency.get(record_id) if record_id else None
+    if earlier is None and (refusal := await _checkout_problem(app, caller, body.checkout_id)):
+        # A concurrent request with the same key may have turned this checkout into its order
+        # between our two reads. Its reservation was written before its command was published,
+        # so reading the key again now finds it, and this request is a retry of that one.
+        earlier = await app.idempotency.get(record_id) if record_id else None
+        if earlier is None:
+            raise refusal
     if earlier is not None:
         # A retry: the same answer, whatever became of the checkout since. The command is
         # published again, which completes an order whose first publish failed (503).
@@ -109,7 +116,6 @@ async def create_order(request: Request, caller: Caller, body: CreateOrderReques
             raise Problem(409, "this idempotencyKey was used with a different request body")
         order_id = earlier.order_id
     else:
-        await _check_checkout(app, caller, body.checkout_id)
         order_id = str(uuid.uuid4())
         if record_id is not None:
             reservation = await app.idempotency.reserve(record_id, order_id, fingerprint)
@@ -132,21 +138,22 @@ async def create_order(request: Request, caller: Caller, body: CreateOrderReques
     return IdResponse(id=order_id)
 
 
-async def _check_checkout(app: "Ingress", caller: Principal, checkout_id: str) -> None:
-    """Refuse at once what the read view already knows breaks a rule; a checkout it does
+async def _checkout_problem(app: "Ingress", caller: Principal, checkout_id: str) -> Problem | None:
+    """The refusal the read view already knows a checkout earns, if any; a checkout it does
     not know yet is left to the writer, which waits for it."""
     found = await app.checkouts.get(checkout_id)
     if found is None:
-        return
+        return None
     checkout, ordered_by = found
     if checkout.merchant_id != caller.merchant_id:
-        raise field_problem(404, "checkoutId", "no such checkout")
+        return field_problem(404, "checkoutId", "no such checkout")
     if ordered_by is not None:
-        raise field_problem(409, "checkoutId", "this checkout was already turned into an order")
+        return field_problem(409, "checkoutId", "this checkout was already turned into an order")
     if checkout.status is CheckoutStatus.EXPIRED:
-        raise field_problem(422, "checkoutId", "this checkout has expired")
+        return field_problem(422, "checkoutId", "this checkout has expired")
     if checkout.status is not CheckoutStatus.PAID:
-        raise field_problem(422, "checkoutId", "this checkout is not paid")
+        return field_problem(422, "checkoutId", "this checkout is not paid")
+    return None
 
 
 @router.get("/orders", response_model=OrderPage)
