@@ -2,6 +2,7 @@
 re-delivery, a ship/cancel race, and the webhooks a merchant receives for a whole walk."""
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -130,13 +131,24 @@ async def test_a_redelivered_command_changes_nothing_twice(stack: Stack) -> None
     assert log["outcome"] == "applied"
 
 
+async def settled_outcome(stack: Stack, command_id: str) -> str | None:
+    """A command's outcome once the writer has recorded one (it is "taken" until then)."""
+    log = await stack.db.command_log.find_one({"_id": command_id})
+    return None if log is None or log["outcome"] == "taken" else str(log["outcome"])
+
+
+async def settled_ship_or_cancel_outcomes(stack: Stack, order_id: str) -> list[str] | None:
+    criteria = {"orderId": order_id, "type": {"$in": ["order.ship", "order.cancel"]}}
+    outcomes = [str(d["outcome"]) async for d in stack.db.command_log.find(criteria)]
+    return None if "taken" in outcomes else outcomes
+
+
 async def test_a_command_for_another_merchants_order_is_refused_and_recorded(stack: Stack) -> None:
     merchant, other = await stack.merchant(), await stack.merchant()
     order_id = await new_order(stack, merchant)
     command = ConfirmOrder(**command_fields(other.merchant_id, order_id))
     await send(stack, command)
-    log = await eventually(lambda: stack.db.command_log.find_one({"_id": command.command_id}))
-    assert log["outcome"] == "refused"
+    assert await eventually(lambda: settled_outcome(stack, command.command_id)) == "refused"
     assert (await stack.order(merchant.api_key, order_id))["status"] == "pending.created"
 
 
@@ -159,12 +171,7 @@ async def test_ship_and_cancel_racing_end_in_one_valid_state(stack: Stack) -> No
         final = await stack.order(merchant.api_key, order_id)
         assert final["status"] in ("pending.shipped", "canceled.merchant")
         assert final["version"] == 3
-        outcomes = [
-            d["outcome"]
-            async for d in stack.db.command_log.find(
-                {"orderId": order_id, "type": {"$in": ["order.ship", "order.cancel"]}}
-            )
-        ]
+        outcomes = await eventually(functools.partial(settled_ship_or_cancel_outcomes, stack, order_id))
         accepted_at_ingress = sum(1 for r in responses if r.status_code == 202 and r.url.path.split("/")[2] == order_id)
         assert sorted(outcomes) == sorted(["applied"] + ["refused"] * (accepted_at_ingress - 1))
 
