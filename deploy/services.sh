@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts and stops the project's infrastructure on loopback, idempotently:
-#   PostgreSQL (a cluster of the project's own under .local/pg) -> FerretDB (MongoDB wire
+#   PostgreSQL (a cluster of the project's own) -> FerretDB (MongoDB wire
 #   protocol) on 127.0.0.1:27017, and Apache Kafka (KRaft, single node) on 127.0.0.1:9092.
 # `start` starts only what is not running and waits until each answers; `stop` stops what
 # this script started, by the pids it recorded; `status` says what runs.
@@ -12,6 +12,12 @@ PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PG_DIR=$(getent passwd postgres | cut -d: -f6)/orders-$(printf %s "$STATE" | sha256sum | cut -c1-12)
 PG_DATA=$PG_DIR/data
 PG_LOG=$PG_DIR/postgres.log
+
+# FerretDB v1 deadlocks once every connection of its pool is held by an update (or delete)
+# waiting for a second one, so it must never get as many concurrent operations as its pool has
+# connections. Each service process opens at most ORDERS_MONGODB_POOL_SIZE (16), so 200 leave
+# room for a dozen processes (docs/design.md).
+FERRETDB_POOL=200
 
 start_postgres() {
   if [[ ! -f $PG_DATA/PG_VERSION ]]; then
@@ -29,12 +35,20 @@ start_postgres() {
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     ln -sfn "$PG_LOG" "$LOGS/postgres.log"
     runuser -u postgres -- "$PG_BIN/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k /tmp -c fsync=on" >/dev/null
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k /tmp -c fsync=on -c max_connections=$((FERRETDB_POOL + 20))" \
+      >/dev/null
   fi
   head -n 1 "$PG_DATA/postmaster.pid" >"$PIDS/postgres.pid"
   if ! runuser -u postgres -- psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='ferretdb'" | grep -q 1; then
     runuser -u postgres -- psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE ferretdb" >/dev/null
   fi
+  # Read by this shell, not by postgres, who may not be able to enter the clone.
+  runuser -u postgres -- psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ferretdb -q -v ON_ERROR_STOP=1 \
+    <"$ROOT/deploy/ferretdb/equality-indexes.sql" >"$LOGS/postgres-setup.log" 2>&1 || {
+    log "could not set up FerretDB's database; $LOGS/postgres-setup.log says:"
+    cat "$LOGS/postgres-setup.log" >&2
+    exit 1
+  }
 }
 
 start_ferretdb() {
@@ -47,7 +61,7 @@ start_ferretdb() {
   mkdir -p "$STATE/ferretdb"
   nohup "$STATE/bin/ferretdb" \
     --handler=postgresql \
-    --postgresql-url="postgres://postgres@127.0.0.1:$PG_PORT/ferretdb" \
+    --postgresql-url="postgres://postgres@127.0.0.1:$PG_PORT/ferretdb?pool_max_conns=$FERRETDB_POOL" \
     --listen-addr="127.0.0.1:$MONGO_PORT" \
     --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
     --state-dir="$STATE/ferretdb" \

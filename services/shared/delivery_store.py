@@ -9,7 +9,7 @@ attempt, append-only, which is what merchants read."""
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import DESCENDING, DeleteOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from schemas.api import WebhookAttemptView
@@ -66,17 +66,15 @@ class DeliveryStore:
         self, attempts: list[Document], delivered: list[str], updates: list[tuple[str, dict[str, Any]]]
     ) -> None:
         """Write a batch of finished attempts: append them to the history, take delivered
-        deliveries out of the queue, and reschedule (or dead-letter) the others."""
+        deliveries out of the queue, and reschedule (or dead-letter) the others. Each queue
+        write names one ``_id``, which an index serves on MongoDB and FerretDB alike (FerretDB
+        reads the whole queue for an ``$in``)."""
         if attempts:
             await self._attempts.insert_many(attempts, ordered=False)
-        if delivered:
-            await self._deliveries.delete_many({"_id": {"$in": delivered}})
-        for delivery_id, update in updates:
-            await self._deliveries.update_one({"_id": delivery_id}, {"$set": update})
-
-    async def postpone(self, delivery_id: str, due_at: datetime) -> None:
-        """Move a delivery's next attempt without counting one (an open circuit)."""
-        await self._deliveries.update_one({"_id": delivery_id}, {"$set": {"dueAt": due_at, "leaseUntil": NEVER}})
+        changes: list[DeleteOne | UpdateOne] = [DeleteOne({"_id": d}) for d in delivered]
+        changes += [UpdateOne({"_id": delivery_id}, {"$set": update}) for delivery_id, update in updates]
+        if changes:
+            await self._deliveries.bulk_write(changes, ordered=False)
 
     async def attempts(self, order_id: str, page: int, page_size: int) -> tuple[list[WebhookAttemptView], int]:
         cursor = (

@@ -49,7 +49,11 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
 def open_database(settings: Settings) -> tuple[AsyncMongoClient[Document], Database]:
     """A client and the database of ``MONGODB_URL``; connects lazily (no I/O here)."""
     client: AsyncMongoClient[Document] = AsyncMongoClient(
-        settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000
+        settings.mongodb_url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=5000,
+        connectTimeoutMS=5000,
+        maxPoolSize=settings.mongodb_pool_size,
     )
     return client, client.get_default_database(default="orders")
 

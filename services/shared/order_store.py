@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import DuplicateKeyError
 
 from schemas.events import OrderEvent
@@ -85,14 +86,7 @@ class OrderStore:
         """One page of orders and the number of all that match. A page that is not full
         tells the total itself, which spares the database a second scan."""
         criteria = order_filter(query, merchant_id)
-        skip = (query.page - 1) * query.page_size
-        direction = ASCENDING if query.sort_direction == 1 else DESCENDING
-        cursor = (
-            self._orders.find(criteria, _INTERNAL_FIELDS)
-            .sort([(query.sort_field, query.sort_direction), ("id", direction)])
-            .skip(skip)
-            .limit(query.page_size)
-        )
+        cursor = self._page_cursor(query, criteria)
 
         async def page() -> list[OrderRecord]:
             return [from_document(d) async for d in cursor]
@@ -104,6 +98,20 @@ class OrderStore:
             return records, await self._orders.count_documents(criteria)
         records, total = await asyncio.gather(page(), self._orders.count_documents(criteria))
         return records, total
+
+    async def explain(self, query: OrderQuery, merchant_id: str | None) -> Document:
+        """The database's plan for the page ``find`` reads, to check that an index serves it."""
+        plan: Document = await self._page_cursor(query, order_filter(query, merchant_id)).explain()
+        return plan
+
+    def _page_cursor(self, query: OrderQuery, criteria: Document) -> AsyncCursor[Document]:
+        direction = ASCENDING if query.sort_direction == 1 else DESCENDING
+        return (
+            self._orders.find(criteria, _INTERNAL_FIELDS)
+            .sort([(query.sort_field, query.sort_direction), ("id", direction)])
+            .skip((query.page - 1) * query.page_size)
+            .limit(query.page_size)
+        )
 
     async def get_with_state(self, order_id: str) -> tuple[OrderRecord, list[str], list[OrderEvent]] | None:
         """An order with the ids of the commands applied to it and its unpublished events."""

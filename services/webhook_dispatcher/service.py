@@ -93,12 +93,12 @@ class Dispatcher:
     async def _attempt(self, delivery: WebhookDelivery) -> None:
         url = delivery.url
         if self._breakers.is_open(url):  # do not even queue for a slot
-            await self._postpone(delivery, self._breakers.blocked_for(url))
+            self._postpone(delivery, self._breakers.blocked_for(url))
             return
         try:
             async with self._url_slots.hold(url), self._host_slots.hold(urlsplit(url).netloc), self._slots:
                 if wait := self._breakers.blocked_for(url):
-                    await self._postpone(delivery, wait)
+                    self._postpone(delivery, wait)
                     return
                 secrets = await self._merchants.webhook_secrets(delivery.merchant_id)
                 result = await self._sender.send(url, delivery.event_id, delivery.body.encode(), secrets)
@@ -139,9 +139,12 @@ class Dispatcher:
         if step.state is DeliveryState.DEAD:
             logger.warning("delivery %s to %s is dead-lettered after %d attempts", delivery.id, delivery.url, attempts)
 
-    async def _postpone(self, delivery: WebhookDelivery, wait: float) -> None:
-        """An open circuit: try again after its cooldown, without counting an attempt."""
-        await self._store.postpone(delivery.id, utc_now() + timedelta(seconds=max(wait, 0.5)))
+    def _postpone(self, delivery: WebhookDelivery, wait: float) -> None:
+        """An open circuit: try again after its cooldown, without counting an attempt.
+        Written with the next batch of outcomes: a URL that just failed may have hundreds of
+        deliveries waiting, and as many concurrent updates would crowd out every other write."""
+        due_at = utc_now() + timedelta(seconds=max(wait, 0.5))
+        self._outcomes.add(None, update=(delivery.id, {"dueAt": due_at, "leaseUntil": NEVER}))
 
     async def record_outcomes(self) -> None:
         """Write the outcomes gathered since the last call (run often, see app.py)."""
@@ -172,9 +175,14 @@ class OutcomeRecorder:
         self._writing = asyncio.Lock()
 
     def add(
-        self, attempt: dict[str, Any], *, delivered: str | None = None, update: tuple[str, dict[str, Any]] | None = None
+        self,
+        attempt: dict[str, Any] | None,
+        *,
+        delivered: str | None = None,
+        update: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
-        self._attempts.append(attempt)
+        if attempt is not None:
+            self._attempts.append(attempt)
         if delivered is not None:
             self._delivered.append(delivered)
         if update is not None:
@@ -184,5 +192,5 @@ class OutcomeRecorder:
         async with self._writing:
             attempts, delivered, updates = self._attempts, self._delivered, self._updates
             self._attempts, self._delivered, self._updates = [], [], []
-            if attempts:
+            if attempts or updates:
                 await self._store.record_outcomes(attempts, delivered, updates)

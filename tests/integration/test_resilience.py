@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer
 from schemas.base import utc_now
 from schemas.commands import ConfirmOrder
 from services.shared.command_log import CommandLog
+from services.shared.mongo import close_client, open_database
 from tests.support.commands import command_fields, create_command
 from tests.support.infrastructure import Infrastructure
 from tests.support.proxy import TcpProxy
@@ -217,3 +218,20 @@ async def test_abandoning_a_command_the_writer_took_reports_that_it_arrived(stac
     await stack.publish(stack.settings.topics.order_commands, confirm, order_id)
     await stack.order(merchant.api_key, order_id, lambda o: o["status"] == "pending.confirmed")
     assert not await CommandLog(stack.db).abandon(confirm.command_id, order_id, confirm.type, utc_now())
+
+
+async def test_a_burst_of_concurrent_updates_does_not_wedge_the_database(stack: Stack) -> None:
+    """FerretDB v1 deadlocks for good once its connection pool is full of updates that each
+    wait for a second connection. A service's client bounds its concurrent operations
+    (ORDERS_MONGODB_POOL_SIZE), so a burst like a dispatcher rescheduling hundreds of
+    deliveries at once only queues in the client."""
+    client, db = open_database(stack.settings)
+    try:
+        burst = db["update_burst"]
+        await burst.insert_many([{"_id": i, "n": 0} for i in range(400)])
+        await asyncio.wait_for(
+            asyncio.gather(*(burst.update_one({"_id": i}, {"$inc": {"n": 1}}) for i in range(400))), timeout=60
+        )
+        assert await burst.count_documents({"n": 1}) == 400
+    finally:
+        await close_client(client)

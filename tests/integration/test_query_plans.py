@@ -1,0 +1,68 @@
+"""The lookups a merchant makes most, by order id and by user, are answered from an index
+and not by reading every order: on MongoDB through the indexes created at start-up, on
+FerretDB v1 through the GIN indexes of `deploy/ferretdb/equality-indexes.sql` as well."""
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from services.domain.queries import parse_order_query
+from services.shared.mongo import Database, ensure_indexes
+from services.shared.order_store import OrderStore
+from tests.support.infrastructure import Infrastructure
+from tests.support.seed import SeededMerchant, seed_orders
+
+pytestmark = pytest.mark.integration
+
+# Enough orders that reading them all costs more than an index lookup, so a planner that
+# could use an index does (a few rows are read faster without one).
+ORDERS = 4000
+MERCHANTS = ["merchant-a", "merchant-b"]
+
+
+@pytest.fixture(scope="module")
+async def seeded(infra: Infrastructure) -> AsyncIterator[tuple[Database, dict[str, SeededMerchant]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        infra.database_url(f"orders_test_plans_{uuid.uuid4().hex[:10]}"), tz_aware=True
+    )
+    db = client.get_default_database()
+    try:
+        await ensure_indexes(db)
+        yield db, await seed_orders(db, MERCHANTS, ORDERS, users_per_merchant=100)
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+def access_paths(plan: dict[str, Any]) -> tuple[bool, bool]:
+    """(reads through an index, reads the whole collection), for MongoDB's plans and for
+    FerretDB's (which are PostgreSQL's)."""
+    text = json.dumps(plan.get("queryPlanner", plan), default=str)
+    if "winningPlan" in text:
+        return "IXSCAN" in text, "COLLSCAN" in text
+    return "Index Scan" in text, "Seq Scan" in text
+
+
+@pytest.mark.parametrize("parameter", ["filter.id", "filter.userId"])
+async def test_lookup_is_served_by_an_index(seeded: tuple[Database, dict[str, SeededMerchant]], parameter: str) -> None:
+    db, known = seeded
+    merchant = known[MERCHANTS[0]]
+    value = merchant.order_ids[17] if parameter == "filter.id" else merchant.user_ids[3]
+    query = parse_order_query([(parameter, value)], admin=False)
+    store = OrderStore(db)
+
+    plan = await store.explain(query, MERCHANTS[0])
+    uses_index, reads_everything = access_paths(plan)
+    assert (uses_index, reads_everything) == (True, False), json.dumps(plan, default=str)[:3000]
+
+    records, total = await store.find(query, MERCHANTS[0])
+    assert total == len(records) > 0
+    assert all(r.merchant_id == MERCHANTS[0] for r in records)
+    if parameter == "filter.id":
+        assert [r.id for r in records] == [value]
+    else:
+        assert {r.user_id for r in records} == {value}
