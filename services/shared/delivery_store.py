@@ -6,6 +6,7 @@ process died is taken up by any dispatcher once its lease has run out), and the 
 letters. A delivered one leaves the queue. ``webhook_attempts`` is the history: every
 attempt, append-only, which is what merchants read."""
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,10 @@ from schemas.deliveries import DeliveryState, WebhookDelivery
 
 from .mongo import WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERIES, Database, Document
 
+# FerretDB v1 holds a database connection for every update of one write until the whole
+# write is done, and a write with more updates than its pool has connections never ends.
+UPDATES_PER_WRITE = 8
+CONCURRENT_WRITES = 8
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -71,10 +76,19 @@ class DeliveryStore:
         reads the whole queue for an ``$in``)."""
         if attempts:
             await self._attempts.insert_many(attempts, ordered=False)
-        changes: list[DeleteOne | UpdateOne] = [DeleteOne({"_id": d}) for d in delivered]
-        changes += [UpdateOne({"_id": delivery_id}, {"$set": update}) for delivery_id, update in updates]
-        if changes:
-            await self._deliveries.bulk_write(changes, ordered=False)
+        if delivered:
+            # In a few writes at once: FerretDB commits each delete on its own, and concurrent
+            # commits share their flushes to disk.
+            size = -(-len(delivered) // CONCURRENT_WRITES)
+            await asyncio.gather(
+                *(
+                    self._deliveries.bulk_write([DeleteOne({"_id": d}) for d in delivered[i : i + size]], ordered=False)
+                    for i in range(0, len(delivered), size)
+                )
+            )
+        for start in range(0, len(updates), UPDATES_PER_WRITE):
+            chunk = updates[start : start + UPDATES_PER_WRITE]
+            await self._deliveries.bulk_write([UpdateOne({"_id": i}, {"$set": u}) for i, u in chunk], ordered=False)
 
     async def attempts(self, order_id: str, page: int, page_size: int) -> tuple[list[WebhookAttemptView], int]:
         cursor = (

@@ -93,12 +93,12 @@ class Dispatcher:
     async def _attempt(self, delivery: WebhookDelivery) -> None:
         url = delivery.url
         if self._breakers.is_open(url):  # do not even queue for a slot
-            self._postpone(delivery, self._breakers.blocked_for(url))
+            await self._postpone(delivery, self._breakers.blocked_for(url))
             return
         try:
             async with self._url_slots.hold(url), self._host_slots.hold(urlsplit(url).netloc), self._slots:
                 if wait := self._breakers.blocked_for(url):
-                    self._postpone(delivery, wait)
+                    await self._postpone(delivery, wait)
                     return
                 secrets = await self._merchants.webhook_secrets(delivery.merchant_id)
                 result = await self._sender.send(url, delivery.event_id, delivery.body.encode(), secrets)
@@ -125,7 +125,7 @@ class Dispatcher:
             "outcome": outcome,
         }
         if step.state is DeliveryState.DELIVERED:
-            self._outcomes.add(attempt, delivered=delivery.id)
+            await self._outcomes.add(attempt, delivered=delivery.id)
             return
         update: dict[str, Any] = {
             "state": step.state.value,
@@ -135,29 +135,33 @@ class Dispatcher:
         }
         if step.retry_in is not None:
             update["dueAt"] = now + timedelta(seconds=step.retry_in)
-        self._outcomes.add(attempt, update=(delivery.id, update))
+        await self._outcomes.add(attempt, update=(delivery.id, update))
         if step.state is DeliveryState.DEAD:
             logger.warning("delivery %s to %s is dead-lettered after %d attempts", delivery.id, delivery.url, attempts)
 
-    def _postpone(self, delivery: WebhookDelivery, wait: float) -> None:
+    async def _postpone(self, delivery: WebhookDelivery, wait: float) -> None:
         """An open circuit: try again after its cooldown, without counting an attempt.
         Written with the next batch of outcomes: a URL that just failed may have hundreds of
         deliveries waiting, and as many concurrent updates would crowd out every other write."""
         due_at = utc_now() + timedelta(seconds=max(wait, 0.5))
-        self._outcomes.add(None, update=(delivery.id, {"dueAt": due_at, "leaseUntil": NEVER}))
+        await self._outcomes.add(None, update=(delivery.id, {"dueAt": due_at, "leaseUntil": NEVER}))
 
     async def record_outcomes(self) -> None:
         """Write the outcomes gathered since the last call (run often, see app.py)."""
         await self._outcomes.flush()
 
     async def drain(self, timeout: float) -> None:
-        """On shutdown: let attempts in flight finish and write their outcomes; what is
-        left keeps its lease and is attempted again by whichever dispatcher runs next."""
+        """On shutdown: let attempts in flight finish and write their outcomes as they come
+        (attempts wait for room among the unwritten ones); what is left keeps its lease and
+        is attempted again by whichever dispatcher runs next."""
         if self._in_flight:
             logger.info("waiting for %d webhook attempts in flight", len(self._in_flight))
-            _, pending = await asyncio.wait(set(self._in_flight), timeout=timeout)
-            for task in pending:
-                task.cancel()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._in_flight and (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.wait(set(self._in_flight), timeout=min(left, 0.1))
+            await self._outcomes.flush()
+        for task in set(self._in_flight):
+            task.cancel()
         await self._outcomes.flush()
 
 
@@ -165,22 +169,30 @@ class OutcomeRecorder:
     """Gathers finished attempts and writes them in batches: one insert for the history and
     one delete for the delivered, per batch, instead of writes per delivery. Until a batch
     is written its deliveries keep their lease; a crash in between means they are
-    attempted again (at least once, as the contract says)."""
+    attempted again (at least once, as the contract says).
 
-    def __init__(self, store: DeliveryStore) -> None:
+    At most ``max_unwritten`` outcomes wait to be written: past that, ``add`` waits, and so
+    do the attempts and, through them, consumption. Attempts never run ahead of the database
+    for longer than a lease, which would have them attempted twice."""
+
+    def __init__(self, store: DeliveryStore, max_unwritten: int = 2000) -> None:
         self._store = store
         self._attempts: list[dict[str, Any]] = []
         self._delivered: list[str] = []
         self._updates: list[tuple[str, dict[str, Any]]] = []
+        self._unwritten = 0
+        self._room = asyncio.Semaphore(max_unwritten)
         self._writing = asyncio.Lock()
 
-    def add(
+    async def add(
         self,
         attempt: dict[str, Any] | None,
         *,
         delivered: str | None = None,
         update: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
+        await self._room.acquire()
+        self._unwritten += 1
         if attempt is not None:
             self._attempts.append(attempt)
         if delivered is not None:
@@ -192,5 +204,10 @@ class OutcomeRecorder:
         async with self._writing:
             attempts, delivered, updates = self._attempts, self._delivered, self._updates
             self._attempts, self._delivered, self._updates = [], [], []
-            if attempts or updates:
-                await self._store.record_outcomes(attempts, delivered, updates)
+            taken, self._unwritten = self._unwritten, 0
+            try:
+                if attempts or updates:
+                    await self._store.record_outcomes(attempts, delivered, updates)
+            finally:
+                for _ in range(taken):
+                    self._room.release()

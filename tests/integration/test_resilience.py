@@ -17,7 +17,8 @@ from aiokafka import AIOKafkaConsumer
 from schemas.base import utc_now
 from schemas.commands import ConfirmOrder
 from services.shared.command_log import CommandLog
-from services.shared.mongo import close_client, open_database
+from services.shared.delivery_store import DeliveryStore
+from services.shared.mongo import WEBHOOK_DELIVERIES, close_client, open_database
 from tests.support.commands import command_fields, create_command
 from tests.support.infrastructure import Infrastructure
 from tests.support.proxy import TcpProxy
@@ -220,18 +221,28 @@ async def test_abandoning_a_command_the_writer_took_reports_that_it_arrived(stac
     assert not await CommandLog(stack.db).abandon(confirm.command_id, order_id, confirm.type, utc_now())
 
 
-async def test_a_burst_of_concurrent_updates_does_not_wedge_the_database(stack: Stack) -> None:
+async def test_bursts_of_updates_do_not_wedge_the_database(stack: Stack) -> None:
     """FerretDB v1 deadlocks for good once its connection pool is full of updates that each
-    wait for a second connection. A service's client bounds its concurrent operations
-    (ORDERS_MONGODB_POOL_SIZE), so a burst like a dispatcher rescheduling hundreds of
-    deliveries at once only queues in the client."""
+    wait for another connection. A service's client bounds its concurrent operations
+    (ORDERS_MONGODB_POOL_SIZE), and the dispatcher writes reschedules a few per write, so
+    bursts like a dispatcher rescheduling hundreds of deliveries at once only queue."""
     client, db = open_database(stack.settings)
+    scratch = client.get_database(f"{db.name}_burst")
     try:
-        burst = db["update_burst"]
+        burst = scratch["update_burst"]
         await burst.insert_many([{"_id": i, "n": 0} for i in range(400)])
         await asyncio.wait_for(
             asyncio.gather(*(burst.update_one({"_id": i}, {"$inc": {"n": 1}}) for i in range(400))), timeout=60
         )
         assert await burst.count_documents({"n": 1}) == 400
+
+        queue = scratch[WEBHOOK_DELIVERIES]
+        await queue.insert_many([{"_id": f"d{i}", "attempts": 0} for i in range(400)])
+        rescheduled = [(f"d{i}", {"attempts": 1}) for i in range(300)]
+        delivered = [f"d{i}" for i in range(300, 400)]
+        await asyncio.wait_for(DeliveryStore(scratch).record_outcomes([], delivered, rescheduled), timeout=60)
+        assert await queue.count_documents({"attempts": 1}) == 300
+        assert await queue.count_documents({}) == 300
     finally:
+        await client.drop_database(scratch.name)
         await close_client(client)
