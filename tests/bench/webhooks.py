@@ -32,8 +32,8 @@ from tests.support.stack import free_port
 
 from .common import deployment, machine
 
-EVENTS = 3000
-FAN_OUT_EVENTS = 300
+EVENTS = 30_000
+FAN_OUT_EVENTS = 3000
 
 
 async def healthy_count(session: aiohttp.ClientSession, base: str, prefixes: list[str], tag: str) -> int:
@@ -124,7 +124,7 @@ async def main() -> None:
         bare = await bare_loop(base)
         print(f"bare aiohttp loop, 64 in flight:                 {bare:8.0f} POST/s")
         one_url = await dispatch("one-url", base, lambda tag: [f"{base}/ok{tag}/hook"], EVENTS, ["ok"])
-        print(f"dispatcher, {EVENTS} events x 1 URL:               {one_url:8.0f} deliveries/s", end="")
+        print(f"dispatcher, {EVENTS} events x 1 URL:              {one_url:8.0f} deliveries/s", end="")
         print(f"   ratio to the bare loop {one_url / bare:.2f}")
         healthy = [f"h{i}-" for i in range(9)]
         nine = await dispatch(
