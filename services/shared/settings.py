@@ -19,8 +19,8 @@ class Settings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     mongodb_url: str = "mongodb://127.0.0.1:27017/orders"
-    # Concurrent operations per process. FerretDB v1 deadlocks when 50 updates run at once
-    # (see docs/design.md), so this stays well below what the database's pool can take.
+    # Concurrent operations per process. FerretDB v1 deadlocks once as many updates run at
+    # once as its pool has connections (docs/design.md), so this stays well below that.
     mongodb_pool_size: int = Field(default=16, ge=1, validation_alias="ORDERS_MONGODB_POOL_SIZE")
 
     http_host: str = Field(default="127.0.0.1", validation_alias="ORDERS_HTTP_HOST")

@@ -167,13 +167,13 @@ class Dispatcher:
 
 class OutcomeRecorder:
     """Gathers finished attempts and writes them in batches: one insert for the history and
-    one delete for the delivered, per batch, instead of writes per delivery. Until a batch
+    a few writes for the queue per batch, instead of writes per delivery. Until a batch
     is written its deliveries keep their lease; a crash in between means they are
     attempted again (at least once, as the contract says).
 
     At most ``max_unwritten`` outcomes wait to be written: past that, ``add`` waits, and so
-    do the attempts and, through them, consumption. Attempts never run ahead of the database
-    for longer than a lease, which would have them attempted twice."""
+    do the attempts and, through them, consumption. So attempts never run far ahead of the
+    database: a lag longer than a lease would have them attempted twice."""
 
     def __init__(self, store: DeliveryStore, max_unwritten: int = 2000) -> None:
         self._store = store
