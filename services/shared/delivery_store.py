@@ -7,10 +7,14 @@ letters. A delivered one leaves the queue. ``webhook_attempts`` is the history: 
 attempt, append-only, which is what merchants read."""
 
 import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from pymongo import DESCENDING, DeleteOne, UpdateOne
+from pymongo import DESCENDING, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from schemas.api import WebhookAttemptView
@@ -22,8 +26,48 @@ from .mongo import WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERIES, Database, Document
 # FerretDB v1 holds a database connection for every update of one write until the whole
 # write is done, and a write with more updates than its pool has connections never ends.
 UPDATES_PER_WRITE = 8
-CONCURRENT_WRITES = 8
+CONCURRENT_WRITES = 8  # queue writes of different batches at once
+K = TypeVar("K")
+# A delete or postponement by batch makes FerretDB read the batch's entries: small batches.
+DELIVERIES_PER_BATCH = 100
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Outcomes:
+    """What finished attempts change, gathered to be written together."""
+
+    attempts: list[Document] = field(default_factory=list)
+    """Entries of the history."""
+    delivered: list[tuple[str, str]] = field(default_factory=list)
+    """(batch id, delivery id) of deliveries that leave the queue."""
+    postponed: list[tuple[str, str, datetime]] = field(default_factory=list)
+    """(batch id, delivery id, due at) of deliveries not attempted (an open circuit)."""
+    rescheduled: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """(delivery id, fields to set) of failed attempts: the next try, or the dead letter."""
+
+    def __len__(self) -> int:
+        """How many outcomes: one per finished attempt and one per postponement."""
+        return len(self.attempts) + len(self.postponed)
+
+
+def batch_ids() -> Iterator[str]:
+    """The batch ids of deliveries taken up together, in order: a new one every
+    ``DELIVERIES_PER_BATCH`` deliveries."""
+    while True:
+        batch_id = str(uuid.uuid4())
+        for _ in range(DELIVERIES_PER_BATCH):
+            yield batch_id
+
+
+async def _in_lanes(write: Callable[[K, list[str]], Awaitable[None]], groups: list[tuple[K, list[str]]]) -> None:
+    """``write`` each group, ``CONCURRENT_WRITES`` at a time."""
+
+    async def lane(part: list[tuple[K, list[str]]]) -> None:
+        for key, ids in part:
+            await write(key, ids)
+
+    await asyncio.gather(*(lane(groups[i::CONCURRENT_WRITES]) for i in range(min(len(groups), CONCURRENT_WRITES))))
 
 
 def _to_document(delivery: WebhookDelivery) -> Document:
@@ -54,40 +98,49 @@ class DeliveryStore:
         return deliveries
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]:
-        """Take up to ``limit`` deliveries that are due and not leased by a live worker."""
+        """Take up to ``limit`` deliveries that are due and not leased by a live worker, as
+        new batches."""
+        batches = batch_ids()
         due = {"state": DeliveryState.PENDING.value, "dueAt": {"$lte": now}, "leaseUntil": {"$lte": now}}
         claimed: list[WebhookDelivery] = []
         async for candidate in self._deliveries.find(due, {"_id": 1, "leaseUntil": 1}).limit(limit):
             document = await self._deliveries.find_one_and_update(
                 {"_id": candidate["_id"], "state": DeliveryState.PENDING.value, "leaseUntil": candidate["leaseUntil"]},
-                {"$set": {"leaseUntil": lease_until}},
+                {"$set": {"leaseUntil": lease_until, "batchId": next(batches)}},
                 return_document=True,
             )
             if document is not None:
                 claimed.append(_from_document(document))
         return claimed
 
-    async def record_outcomes(
-        self, attempts: list[Document], delivered: list[str], updates: list[tuple[str, dict[str, Any]]]
-    ) -> None:
+    async def record_outcomes(self, outcomes: "Outcomes") -> None:
         """Write a batch of finished attempts: append them to the history, take delivered
-        deliveries out of the queue, and reschedule (or dead-letter) the others. Each queue
-        write names one ``_id``, which an index serves on MongoDB and FerretDB alike (FerretDB
-        reads the whole queue for an ``$in``)."""
-        if attempts:
-            await self._attempts.insert_many(attempts, ordered=False)
-        if delivered:
-            # In a few writes at once: FerretDB commits each delete on its own, and concurrent
-            # commits share their flushes to disk.
-            size = -(-len(delivered) // CONCURRENT_WRITES)
-            await asyncio.gather(
-                *(
-                    self._deliveries.bulk_write([DeleteOne({"_id": d}) for d in delivered[i : i + size]], ordered=False)
-                    for i in range(0, len(delivered), size)
-                )
+        deliveries out of the queue, postpone and reschedule (or dead-letter) the others.
+        FerretDB commits every statement of a write on its own and reads the whole queue for
+        an ``_id $in``, so delivered and postponed ones go with one statement per batch,
+        narrowed by ``batchId`` from an index; reschedules name one ``_id`` each."""
+        if outcomes.attempts:
+            await self._attempts.insert_many(outcomes.attempts, ordered=False)
+        deletes: dict[str, list[str]] = defaultdict(list)
+        for batch_id, delivery_id in outcomes.delivered:
+            deletes[batch_id].append(delivery_id)
+        postpones: dict[tuple[str, datetime], list[str]] = defaultdict(list)
+        for batch_id, delivery_id, due_at in outcomes.postponed:
+            postpones[batch_id, due_at].append(delivery_id)
+
+        async def delete(batch_id: str, ids: list[str]) -> None:
+            await self._deliveries.delete_many({"batchId": batch_id, "_id": {"$in": ids}})
+
+        async def postpone(key: tuple[str, datetime], ids: list[str]) -> None:
+            batch_id, due_at = key
+            await self._deliveries.update_many(
+                {"batchId": batch_id, "_id": {"$in": ids}}, {"$set": {"dueAt": due_at, "leaseUntil": NEVER}}
             )
-        for start in range(0, len(updates), UPDATES_PER_WRITE):
-            chunk = updates[start : start + UPDATES_PER_WRITE]
+
+        await _in_lanes(delete, list(deletes.items()))
+        await _in_lanes(postpone, list(postpones.items()))
+        for start in range(0, len(outcomes.rescheduled), UPDATES_PER_WRITE):
+            chunk = outcomes.rescheduled[start : start + UPDATES_PER_WRITE]
             await self._deliveries.bulk_write([UpdateOne({"_id": i}, {"$set": u}) for i, u in chunk], ordered=False)
 
     async def attempts(self, order_id: str, page: int, page_size: int) -> tuple[list[WebhookAttemptView], int]:

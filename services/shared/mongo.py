@@ -40,6 +40,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     WEBHOOK_DELIVERIES: [
         [("state", ASCENDING), ("dueAt", ASCENDING)],
         [("orderId", ASCENDING), ("createdAt", DESCENDING)],
+        [("batchId", ASCENDING)],
     ],
     WEBHOOK_ATTEMPTS: [[("orderId", ASCENDING), ("attemptedAt", DESCENDING)]],
     API_KEYS: [[("merchantId", ASCENDING)]],

@@ -11,7 +11,7 @@ from schemas.base import utc_now
 from schemas.deliveries import DeliveryState, WebhookDelivery
 from schemas.events import OrderEvent
 from services.domain.webhooks import after_attempt, delivery_id, webhook_body
-from services.shared.delivery_store import NEVER, DeliveryStore
+from services.shared.delivery_store import NEVER, DeliveryStore, Outcomes, batch_ids
 from services.shared.merchant_store import MerchantStore
 from services.shared.settings import Settings
 
@@ -48,14 +48,15 @@ class Dispatcher:
         """Queue one delivery per URL of each event's order, then attempt the new ones at
         once (a delivery queued before, by an event delivered twice, is not)."""
         now = utc_now()
+        batches = batch_ids()
         deliveries = []
         for event in events:
             body = webhook_body(event).decode()  # the same for every URL of the event
-            deliveries += [self._delivery(event, url, body, now) for url in event.order.webhook_urls]
+            deliveries += [self._delivery(event, url, body, now, next(batches)) for url in event.order.webhook_urls]
         for delivery in await self._store.add(deliveries):
             await self._spawn(delivery)
 
-    def _delivery(self, event: OrderEvent, url: str, body: str, now: datetime) -> WebhookDelivery:
+    def _delivery(self, event: OrderEvent, url: str, body: str, now: datetime, batch_id: str) -> WebhookDelivery:
         return WebhookDelivery(
             id=delivery_id(event.id, url),
             event_id=event.id,
@@ -68,6 +69,7 @@ class Dispatcher:
             due_at=now,
             lease_until=now + self._lease,
             created_at=now,
+            batch_id=batch_id,
         )
 
     async def take_due(self, limit: int = 200) -> int:
@@ -125,7 +127,7 @@ class Dispatcher:
             "outcome": outcome,
         }
         if step.state is DeliveryState.DELIVERED:
-            await self._outcomes.add(attempt, delivered=delivery.id)
+            await self._outcomes.add(attempt, delivered=(delivery.batch_id, delivery.id))
             return
         update: dict[str, Any] = {
             "state": step.state.value,
@@ -135,16 +137,16 @@ class Dispatcher:
         }
         if step.retry_in is not None:
             update["dueAt"] = now + timedelta(seconds=step.retry_in)
-        await self._outcomes.add(attempt, update=(delivery.id, update))
+        await self._outcomes.add(attempt, rescheduled=(delivery.id, update))
         if step.state is DeliveryState.DEAD:
             logger.warning("delivery %s to %s is dead-lettered after %d attempts", delivery.id, delivery.url, attempts)
 
     async def _postpone(self, delivery: WebhookDelivery, wait: float) -> None:
-        """An open circuit: try again after its cooldown, without counting an attempt.
-        Written with the next batch of outcomes: a URL that just failed may have hundreds of
-        deliveries waiting, and as many concurrent updates would crowd out every other write."""
-        due_at = utc_now() + timedelta(seconds=max(wait, 0.5))
-        await self._outcomes.add(None, update=(delivery.id, {"dueAt": due_at, "leaseUntil": NEVER}))
+        """An open circuit: try again after its cooldown, without counting an attempt. The
+        due time is rounded up to the second, so a URL's postponed deliveries share it and
+        are written together (a URL that just failed may have hundreds waiting)."""
+        due_at = (utc_now() + timedelta(seconds=max(wait, 0.5))).replace(microsecond=0) + timedelta(seconds=1)
+        await self._outcomes.add(postponed=(delivery.batch_id, delivery.id, due_at))
 
     async def record_outcomes(self) -> None:
         """Write the outcomes gathered since the last call (run often, see app.py)."""
@@ -177,37 +179,34 @@ class OutcomeRecorder:
 
     def __init__(self, store: DeliveryStore, max_unwritten: int = 2000) -> None:
         self._store = store
-        self._attempts: list[dict[str, Any]] = []
-        self._delivered: list[str] = []
-        self._updates: list[tuple[str, dict[str, Any]]] = []
-        self._unwritten = 0
+        self._gathered = Outcomes()
         self._room = asyncio.Semaphore(max_unwritten)
         self._writing = asyncio.Lock()
 
     async def add(
         self,
-        attempt: dict[str, Any] | None,
+        attempt: dict[str, Any] | None = None,
         *,
-        delivered: str | None = None,
-        update: tuple[str, dict[str, Any]] | None = None,
+        delivered: tuple[str, str] | None = None,
+        postponed: tuple[str, str, datetime] | None = None,
+        rescheduled: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
         await self._room.acquire()
-        self._unwritten += 1
         if attempt is not None:
-            self._attempts.append(attempt)
+            self._gathered.attempts.append(attempt)
         if delivered is not None:
-            self._delivered.append(delivered)
-        if update is not None:
-            self._updates.append(update)
+            self._gathered.delivered.append(delivered)
+        if postponed is not None:
+            self._gathered.postponed.append(postponed)
+        if rescheduled is not None:
+            self._gathered.rescheduled.append(rescheduled)
 
     async def flush(self) -> None:
         async with self._writing:
-            attempts, delivered, updates = self._attempts, self._delivered, self._updates
-            self._attempts, self._delivered, self._updates = [], [], []
-            taken, self._unwritten = self._unwritten, 0
+            outcomes, self._gathered = self._gathered, Outcomes()
             try:
-                if attempts or updates:
-                    await self._store.record_outcomes(attempts, delivered, updates)
+                if len(outcomes):
+                    await self._store.record_outcomes(outcomes)
             finally:
-                for _ in range(taken):
+                for _ in range(len(outcomes)):
                     self._room.release()

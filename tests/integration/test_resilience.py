@@ -6,6 +6,7 @@ import functools
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from schemas.base import utc_now
 from schemas.commands import ConfirmOrder
 from services.shared.command_log import CommandLog
-from services.shared.delivery_store import DeliveryStore
+from services.shared.delivery_store import DeliveryStore, Outcomes
 from services.shared.mongo import WEBHOOK_DELIVERIES, close_client, open_database
 from tests.support.commands import command_fields, create_command
 from tests.support.infrastructure import Infrastructure
@@ -237,12 +238,17 @@ async def test_bursts_of_updates_do_not_wedge_the_database(stack: Stack) -> None
         assert await burst.count_documents({"n": 1}) == 400
 
         queue = scratch[WEBHOOK_DELIVERIES]
-        await queue.insert_many([{"_id": f"d{i}", "attempts": 0} for i in range(400)])
-        rescheduled = [(f"d{i}", {"attempts": 1}) for i in range(300)]
-        delivered = [f"d{i}" for i in range(300, 400)]
-        await asyncio.wait_for(DeliveryStore(scratch).record_outcomes([], delivered, rescheduled), timeout=60)
+        await queue.insert_many([{"_id": f"d{i}", "batchId": f"b{i % 3}", "attempts": 0} for i in range(400)])
+        later = utc_now().replace(microsecond=0) + timedelta(minutes=5)
+        outcomes = Outcomes(
+            rescheduled=[(f"d{i}", {"attempts": 1}) for i in range(300)],
+            postponed=[(f"b{i % 3}", f"d{i}", later) for i in range(300, 350)],
+            delivered=[(f"b{i % 3}", f"d{i}") for i in range(350, 400)],
+        )
+        await asyncio.wait_for(DeliveryStore(scratch).record_outcomes(outcomes), timeout=60)
         assert await queue.count_documents({"attempts": 1}) == 300
-        assert await queue.count_documents({}) == 300
+        assert await queue.count_documents({"dueAt": later}) == 50
+        assert await queue.count_documents({}) == 350
     finally:
         await client.drop_database(scratch.name)
         await close_client(client)
