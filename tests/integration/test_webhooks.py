@@ -217,3 +217,34 @@ async def test_a_retry_due_later_survives_a_restart(own_stack: Stack, receiver: 
     requests = await receiver.wait_for(url, count=2, timeout=30)
     assert len(requests) == 2
     print(f"\nthe overdue retry was attempted {requests[1].at - restarted:.1f}s after the dispatcher started")
+
+
+@pytest.mark.parametrize(
+    "own_stack",
+    [
+        {
+            "ORDERS_WEBHOOK_BREAKER_FAILURES": "2",
+            "ORDERS_WEBHOOK_BREAKER_COOLDOWN_SECONDS": "1",
+            "ORDERS_WEBHOOK_RETRY_SCHEDULE": "0,0.3,0.6,1,1,1,1,1",
+        }
+    ],
+    indirect=True,
+)
+async def test_an_open_circuit_postpones_deliveries_without_spending_their_attempts(
+    own_stack: Stack, receiver: WebhookReceiver
+) -> None:
+    """Two failures open the URL's circuit. While it is open its deliveries are postponed,
+    with one probe a cooldown, instead of attempted: the endpoint is spared, the deliveries
+    keep their attempts, and every one arrives once the endpoint heals. (Without the
+    circuit, six deliveries would reach a failing endpoint about 25 times in 3 s.)"""
+    await own_stack.start()
+    merchant = await own_stack.merchant()
+    name = uuid.uuid4().hex
+    url = receiver.url("fail", name)
+    orders = [await new_order(own_stack, merchant, [url]) for _ in range(6)]
+    await asyncio.sleep(3)
+    while_down = len(receiver.at(url))
+    receiver.heal("fail", name)
+    for order_id in orders:
+        assert (await outcomes(own_stack, order_id, 1))[url][0] == "delivered"
+    assert 2 <= while_down <= 12, while_down
