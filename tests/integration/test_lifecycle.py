@@ -131,16 +131,10 @@ async def test_a_redelivered_command_changes_nothing_twice(stack: Stack) -> None
     assert log["outcome"] == "applied"
 
 
-async def settled_outcome(stack: Stack, command_id: str) -> str | None:
-    """A command's outcome once the writer has recorded one (it is "taken" until then)."""
-    log = await stack.db.command_log.find_one({"_id": command_id})
-    return None if log is None or log["outcome"] == "taken" else str(log["outcome"])
-
-
-async def settled_ship_or_cancel_outcomes(stack: Stack, order_id: str, expected: int) -> list[str] | None:
-    """The recorded outcomes of the order's ship and cancel commands, once all ``expected``
-    of them have one (a command not yet taken has no entry, one taken says "taken")."""
-    criteria = {"orderId": order_id, "type": {"$in": ["order.ship", "order.cancel"]}}
+async def settled_outcomes(stack: Stack, criteria: dict[str, Any], expected: int) -> list[str] | None:
+    """The recorded outcomes of the commands ``criteria`` selects from the command log, once
+    all ``expected`` of them have one (a command not yet taken has no entry; one taken says
+    "taken" until the writer records what became of it)."""
     outcomes = [str(d["outcome"]) async for d in stack.db.command_log.find(criteria)]
     return outcomes if len(outcomes) == expected and "taken" not in outcomes else None
 
@@ -150,7 +144,7 @@ async def test_a_command_for_another_merchants_order_is_refused_and_recorded(sta
     order_id = await new_order(stack, merchant)
     command = ConfirmOrder(**command_fields(other.merchant_id, order_id))
     await send(stack, command)
-    assert await eventually(lambda: settled_outcome(stack, command.command_id)) == "refused"
+    assert await eventually(functools.partial(settled_outcomes, stack, {"_id": command.command_id}, 1)) == ["refused"]
     assert (await stack.order(merchant.api_key, order_id))["status"] == "pending.created"
 
 
@@ -174,9 +168,8 @@ async def test_ship_and_cancel_racing_end_in_one_valid_state(stack: Stack) -> No
         assert final["status"] in ("pending.shipped", "canceled.merchant")
         assert final["version"] == 3
         accepted_at_ingress = sum(1 for r in responses if r.status_code == 202 and r.url.path.split("/")[2] == order_id)
-        outcomes = await eventually(
-            functools.partial(settled_ship_or_cancel_outcomes, stack, order_id, accepted_at_ingress)
-        )
+        ship_or_cancel = {"orderId": order_id, "type": {"$in": ["order.ship", "order.cancel"]}}
+        outcomes = await eventually(functools.partial(settled_outcomes, stack, ship_or_cancel, accepted_at_ingress))
         assert sorted(outcomes) == sorted(["applied"] + ["refused"] * (accepted_at_ingress - 1))
 
 
