@@ -23,11 +23,11 @@ from aiokafka import AIOKafkaProducer
 
 from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
-from schemas.commands import OrderCreateCommand
 from schemas.order import OrderStatus
 from services.cli import demo_checkout
 from services.domain.creation import build_order
 from services.domain.events import event_for
+from tests.support.commands import create_command
 from tests.support.stack import free_port
 
 from .common import deployment, machine
@@ -65,14 +65,7 @@ def events(merchant_id: str, urls: list[str], count: int) -> list[bytes]:
     out = []
     for _ in range(count):
         checkout = demo_checkout(merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout
-        command = OrderCreateCommand(
-            command_id=str(uuid.uuid4()),
-            order_id=str(uuid.uuid4()),
-            merchant_id=merchant_id,
-            checkout_id=checkout.id,
-            webhook_urls=urls,
-            requested_at=now,
-        )
+        command = create_command(merchant_id, checkout.id, webhook_urls=urls, requested_at=now)
         record = build_order(command, checkout, OrderStatus.CREATED, now)
         out.append(event_for(record, "order.status.updated", None, now).model_dump_json().encode())
     return out

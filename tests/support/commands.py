@@ -7,13 +7,19 @@ from schemas.base import utc_now
 from schemas.commands import OrderCreateCommand
 
 
-def create_command(merchant_id: str, checkout_id: str) -> OrderCreateCommand:
+def create_command(merchant_id: str, checkout_id: str, **fields: Any) -> OrderCreateCommand:
+    """An order.create with fresh ids, requested now unless ``fields`` say otherwise."""
     return OrderCreateCommand(
-        command_id=str(uuid.uuid4()),
-        order_id=str(uuid.uuid4()),
-        merchant_id=merchant_id,
-        checkout_id=checkout_id,
-        requested_at=utc_now(),
+        **(
+            {
+                "command_id": str(uuid.uuid4()),
+                "order_id": str(uuid.uuid4()),
+                "merchant_id": merchant_id,
+                "checkout_id": checkout_id,
+                "requested_at": utc_now(),
+            }
+            | fields
+        )
     )
 
 

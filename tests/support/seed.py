@@ -8,12 +8,12 @@ from datetime import timedelta
 
 from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
-from schemas.commands import OrderCreateCommand
 from schemas.order import OrderStatus
 from services.cli import demo_checkout
 from services.domain.creation import build_order
 from services.shared.mongo import ORDERS, Database
 from services.shared.order_store import to_document
+from tests.support.commands import create_command
 
 STATUSES = [
     OrderStatus.CREATED,
@@ -46,14 +46,7 @@ async def seed_orders(
         checkout = demo_checkout(merchant, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout
         checkout.user_id = rng.choice(known[merchant].user_ids)
         checkout.amount = rng.randrange(1000, 1_000_000)
-        command = OrderCreateCommand(
-            command_id=str(uuid.uuid4()),
-            order_id=str(uuid.uuid4()),
-            merchant_id=merchant,
-            checkout_id=checkout.id,
-            idempotency_key=f"key-{n}",
-            requested_at=now,
-        )
+        command = create_command(merchant, checkout.id, idempotency_key=f"key-{n}", requested_at=now)
         record = build_order(command, checkout, OrderStatus.CREATED, now - timedelta(seconds=rng.randrange(90 * 86400)))
         record.status = rng.choice(STATUSES)
         known[merchant].order_ids.append(record.id)
