@@ -1,12 +1,11 @@
 """Bodies of the HTTP API (requests are strict: unknown properties are refused)."""
 
 import json
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from schemas.base import StrictWireModel, WireModel
+from schemas.base import StrictWireModel, Timestamp, WireModel
 from schemas.catalog import Product
 from schemas.commands import CancelReason, ReturnItem
 from schemas.order import Order, Return
@@ -82,7 +81,7 @@ class WebhookAttemptView(WireModel):
     event_id: str
     url: str
     attempt: int
-    attempted_at: datetime
+    attempted_at: Timestamp
     status_code: int | None
     duration_ms: float
     error: str | None
@@ -98,7 +97,7 @@ class ReplayRequest(StrictWireModel):
     delivery_id: str | None = None
     order_id: str | None = None
     url: str | None = None
-    since: datetime | None = None
+    since: Timestamp | None = None
 
 
 class ReplayResponse(WireModel):

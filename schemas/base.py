@@ -1,9 +1,27 @@
 """The base model: camelCase on the wire, snake_case in Python."""
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
+
+
+def wire_timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with exactly three fractional digits (`2026-11-27T18:09:08.000Z`).
+
+    One fixed width, so that consumers may compare timestamps as strings; pydantic's default
+    drops the fraction when it is zero and writes six digits otherwise, which sorts wrongly."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{aware.microsecond // 1000:03d}Z"
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(wire_timestamp, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+"""A point in time: a `datetime` in Python and in MongoDB, a fixed-width UTC string in JSON."""
 
 
 class WireModel(BaseModel):

@@ -1,12 +1,11 @@
 """``checkout.events``: the upstream checkout service's view of checkouts."""
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field
 
-from schemas.base import WireModel
+from schemas.base import Timestamp, WireModel
 from schemas.catalog import Address, Product
 
 
@@ -33,5 +32,5 @@ class CheckoutEvent(WireModel):
     """One message of ``checkout.events``; key = checkout id."""
 
     type: Literal["checkout.updated", "checkout.paid", "checkout.expired"]
-    occurred_at: datetime
+    occurred_at: Timestamp
     checkout: Checkout

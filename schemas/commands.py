@@ -1,11 +1,10 @@
 """Commands to the order-writer: ``order.create`` and ``order.commands`` (key = order id)."""
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
-from schemas.base import WireModel
+from schemas.base import Timestamp, WireModel
 
 CancelReason = Literal["merchant", "customer"]
 
@@ -22,14 +21,14 @@ class OrderCreateCommand(WireModel):
     payment_reference: str | None = None
     meta: dict[str, Any] = {}
     webhook_urls: list[str] = []
-    requested_at: datetime
+    requested_at: Timestamp
 
 
 class _OrderCommandBase(WireModel):
     command_id: str = Field(description="Unique per command; a re-delivered command is applied once.")
     order_id: str
     merchant_id: str = Field(description="The merchant the order must belong to.")
-    issued_at: datetime
+    issued_at: Timestamp
 
 
 class ConfirmOrder(_OrderCommandBase):

@@ -1,9 +1,8 @@
 """Webhook deliveries as the dispatcher stores them: one per event and URL."""
 
-from datetime import datetime
 from enum import StrEnum
 
-from schemas.base import WireModel
+from schemas.base import Timestamp, WireModel
 
 
 class DeliveryState(StrEnum):
@@ -27,9 +26,9 @@ class WebhookDelivery(WireModel):
     body: str
     state: DeliveryState = DeliveryState.PENDING
     attempts: int = 0
-    due_at: datetime
-    lease_until: datetime
-    created_at: datetime
+    due_at: Timestamp
+    lease_until: Timestamp
+    created_at: Timestamp
     last_error: str | None = None
     batch_id: str = ""
     """The batch that last took the delivery up: queued together from a batch of events, or

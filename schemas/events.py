@@ -1,10 +1,9 @@
 """``order.events``: one logical event per change of an order (key = order id)."""
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
-from schemas.base import WireModel
+from schemas.base import Timestamp, WireModel
 from schemas.order import Order, Return
 
 OrderEventType = Literal["order.status.updated", "returns.status.updated"]
@@ -21,7 +20,7 @@ def event_id_for(order_id: str, version: int) -> str:
 class OrderEvent(WireModel):
     id: str
     type: OrderEventType
-    occurred_at: datetime
+    occurred_at: Timestamp
     order_id: str
     merchant_id: str
     version: int

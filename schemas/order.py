@@ -1,12 +1,11 @@
 """Orders and returns as the API, the events and the webhooks show them."""
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
 
-from schemas.base import WireModel
+from schemas.base import Timestamp, WireModel
 from schemas.catalog import Address, Product
 
 
@@ -48,9 +47,9 @@ class Return(WireModel):
     id: str
     order_id: str
     status: ReturnStatus
-    created_at: datetime
-    picked_up_at: datetime | None = None
-    succeeded_at: datetime | None = None
+    created_at: Timestamp
+    picked_up_at: Timestamp | None = None
+    succeeded_at: Timestamp | None = None
     products: list[ReturnedProduct]
 
 
@@ -68,9 +67,9 @@ class Order(WireModel):
     cart_id: str | None = None
     meta: dict[str, Any] = {}
     webhook_urls: list[str] = []
-    created_at: datetime
-    updated_at: datetime
-    delivered_at: datetime | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+    delivered_at: Timestamp | None = None
     delivery: Delivery = Delivery()
     version: int = Field(ge=1, description="Grows by one with every change of the order.")
 
