@@ -35,7 +35,7 @@ start_postgres() {
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     ln -sfn "$PG_LOG" "$LOGS/postgres.log"
     runuser -u postgres -- "$PG_BIN/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k /tmp -c fsync=on -c max_connections=$((FERRETDB_POOL + 20))" \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k /tmp -c fsync=on -c max_connections=$((FERRETDB_POOL + 20)) -c autovacuum_naptime=10s" \
       >/dev/null
   fi
   head -n 1 "$PG_DATA/postmaster.pid" >"$PIDS/postgres.pid"
