@@ -62,6 +62,18 @@ def webhook_url_problem(url: str, *, allow_private: bool) -> str | None:
     return None
 
 
+def url_for_logs(url: str) -> str:
+    """A webhook URL as logs may show it: scheme, host and path. Merchants put tokens in
+    query strings, and a token is as secret as a key."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    hidden = "?…" if parts.query else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}{hidden}"
+
+
 def webhook_body(event: OrderEvent) -> bytes:
     """The JSON body a merchant's URL receives for an event."""
     if event.type == "returns.status.updated" and event.refund is not None:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from schemas.base import utc_now
 from schemas.deliveries import DeliveryState, WebhookDelivery
 from schemas.events import OrderEvent
-from services.domain.webhooks import after_attempt, delivery_id, webhook_body
+from services.domain.webhooks import after_attempt, delivery_id, url_for_logs, webhook_body
 from services.shared.delivery_store import NEVER, DeliveryStore, Outcomes, batch_ids
 from services.shared.merchant_store import MerchantStore
 from services.shared.settings import Settings
@@ -139,7 +139,9 @@ class Dispatcher:
             update["dueAt"] = now + timedelta(seconds=step.retry_in)
         await self._outcomes.add(attempt, rescheduled=(delivery.id, update))
         if step.state is DeliveryState.DEAD:
-            logger.warning("delivery %s to %s is dead-lettered after %d attempts", delivery.id, delivery.url, attempts)
+            logger.warning(
+                "delivery %s to %s is dead-lettered after %d attempts", delivery.id, url_for_logs(url), attempts
+            )
 
     async def _postpone(self, delivery: WebhookDelivery, wait: float) -> None:
         """An open circuit: try again after its cooldown, without counting an attempt. The

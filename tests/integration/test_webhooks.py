@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from services.domain.webhooks import url_for_logs
 from services.shared.merchant_store import Credentials, MerchantStore
 from tests.support.receiver import WebhookReceiver
 from tests.support.stack import Stack, eventually, free_port
@@ -132,6 +133,25 @@ async def test_admin_replay_over_http(stack: Stack, receiver: WebhookReceiver) -
         response = await api.post("/admin/webhook-dead-letters/replay", json={"orderId": order_id})
     assert response.json() == {"replayed": 1}
     await receiver.wait_for(url, count=5)
+
+
+async def test_secrets_and_url_tokens_never_reach_the_logs(stack: Stack, receiver: WebhookReceiver) -> None:
+    merchant = await stack.merchant()
+    token = "token-" + uuid.uuid4().hex
+    failing = receiver.url("fail", uuid.uuid4().hex) + f"?token={token}"
+    order_id = await new_order(stack, merchant, [receiver.url("ok", uuid.uuid4().hex), failing])
+    assert (await outcomes(stack, order_id, 2))[failing] == ("dead", 4)
+    dead = await stack.db.webhook_deliveries.find_one({"orderId": order_id, "state": "dead"})
+    assert dead is not None
+
+    async def dead_letter_logged() -> str | None:
+        text = "\n".join(process.log() for process in stack.processes.values())
+        return text if f"delivery {dead['_id']} to" in text else None
+
+    text = await eventually(dead_letter_logged)
+    for secret in (merchant.api_key, merchant.webhook_secret, token):
+        assert secret not in text
+    assert f"delivery {dead['_id']} to {url_for_logs(failing)} is dead-lettered" in text
 
 
 async def test_the_attempt_log_is_paginated_and_private(stack: Stack, receiver: WebhookReceiver) -> None:

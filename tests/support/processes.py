@@ -51,10 +51,12 @@ class ServiceProcess:
             self._process.wait()
             self._process = None
 
+    def log(self) -> str:
+        """Everything the process wrote, over all its starts."""
+        return self._log_path.read_text(errors="replace") if self._log_path.exists() else ""
+
     def log_tail(self, lines: int = 40) -> str:
-        if not self._log_path.exists():
-            return ""
-        return "\n".join(self._log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(self.log().splitlines()[-lines:])
 
 
 def service_env(overrides: dict[str, str]) -> dict[str, str]:

@@ -18,6 +18,7 @@ from services.domain.webhooks import (
     delivery_id,
     is_forbidden_address,
     sign,
+    url_for_logs,
     webhook_body,
     webhook_url_problem,
 )
@@ -150,3 +151,17 @@ def test_api_keys_are_random_and_hashed() -> None:
     assert api_key_hash(first) != first
     assert api_key_hash(first) == api_key_hash(first)
     assert len(api_key_hash(first)) == 64
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://shop.example/hooks/orders?token=s3cr3t", "https://shop.example/hooks/orders?…"),
+        ("https://shop.example:8443/hooks#frag", "https://shop.example:8443/hooks"),
+        ("http://[2001:db8::1]:8080/h?a=1", "http://[2001:db8::1]:8080/h?…"),
+        ("https://shop.example", "https://shop.example"),
+    ],
+)
+def test_logged_urls_hide_their_query_string(url: str, shown: str) -> None:
+    assert url_for_logs(url) == shown
+    assert "s3cr3t" not in url_for_logs(url)
