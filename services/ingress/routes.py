@@ -109,19 +109,15 @@ async def create_order(request: Request, caller: Caller, body: CreateOrderReques
         earlier = await app.idempotency.get(record_id) if record_id else None
         if earlier is None:
             raise refusal
-    if earlier is not None:
-        # A retry: the same answer, whatever became of the checkout since. The command is
-        # published again, which completes an order whose first publish failed (503).
-        if earlier.fingerprint != fingerprint:
-            raise Problem(409, "this idempotencyKey was used with a different request body")
-        order_id = earlier.order_id
-    else:
-        order_id = str(uuid.uuid4())
-        if record_id is not None:
-            reservation = await app.idempotency.reserve(record_id, order_id, fingerprint)
-            if reservation.fingerprint != fingerprint:
-                raise Problem(409, "this idempotencyKey was used with a different request body")
-            order_id = reservation.order_id
+    # A retry gets the same answer, whatever became of the checkout since. Its command is
+    # published again, which completes an order whose first publish failed (503). Among
+    # concurrent first requests with one key, the reservation that wins answers them all.
+    reservation = earlier
+    if reservation is None and record_id is not None:
+        reservation = await app.idempotency.reserve(record_id, str(uuid.uuid4()), fingerprint)
+    if reservation is not None and reservation.fingerprint != fingerprint:
+        raise Problem(409, "this idempotencyKey was used with a different request body")
+    order_id = reservation.order_id if reservation is not None else str(uuid.uuid4())
 
     command = OrderCreateCommand(
         command_id=str(uuid.uuid4()),

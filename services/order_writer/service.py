@@ -60,8 +60,7 @@ class OrderWriter:
             await self._decide_creation(command, (event.checkout, None))
 
     async def create_order(self, command: OrderCreateCommand) -> None:
-        if not await self._command_log.take(command.command_id, command.order_id, command.type, utc_now()):
-            logger.info("create command %s was abandoned by the ingress (answered 503)", command.command_id)
+        if not await self._take(command):
             return
         if await self._orders.get_with_state(command.order_id) is not None:
             await self.publish_outbox(command.order_id)  # a re-delivered command
@@ -106,8 +105,7 @@ class OrderWriter:
     async def apply(self, command: OrderCommand) -> None:
         """Apply a lifecycle or return command exactly once in effect. A conflicting write
         (another command changed the order first) makes the decision again on the new order."""
-        if not await self._command_log.take(command.command_id, command.order_id, command.type, utc_now()):
-            logger.info("command %s was abandoned by the ingress (answered 503)", command.command_id)
+        if not await self._take(command):
             return
         while True:
             state = await self._orders.get_with_state(command.order_id)
@@ -129,6 +127,13 @@ class OrderWriter:
                 await self._command_log.record(command.command_id, "applied", "", now)
                 await self._publish(record.id, outcome.record.version, [*outbox, event])
                 return
+
+    async def _take(self, command: OrderCreateCommand | OrderCommand) -> bool:
+        """Claim the command in the log; False if the ingress abandoned it (answered 503)."""
+        if await self._command_log.take(command.command_id, command.order_id, command.type, utc_now()):
+            return True
+        logger.info("%s command %s was abandoned by the ingress (answered 503)", command.type, command.command_id)
+        return False
 
     async def _refuse(self, command: OrderCommand, detail: str) -> None:
         logger.info(

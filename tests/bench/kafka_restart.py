@@ -85,7 +85,10 @@ async def main() -> None:
         async def stored() -> int:
             return await stack.db.orders.count_documents({"_id": {"$in": list(accepted)}})
 
-        await eventually(lambda: _reached(stored, len(accepted)), timeout=120, interval=1)
+        async def all_stored() -> bool:
+            return await stored() >= len(accepted)
+
+        await eventually(all_stored, timeout=120, interval=1)
         print(f"stored: {await stored()} of {len(accepted)} orders answered 200")
 
         async def announced() -> bool:
@@ -99,10 +102,6 @@ async def main() -> None:
     finally:
         await stack.close()
         await receiver.stop()
-
-
-async def _reached(count: object, target: int) -> bool:
-    return await count() >= target  # type: ignore[operator,no-any-return]
 
 
 if __name__ == "__main__":
