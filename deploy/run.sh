@@ -22,7 +22,7 @@ curl -fs "http://127.0.0.1:$PORT/health" >/dev/null || { log "the ingress did no
 
 credentials=$("$BIN/orders" keys create --merchant demo-merchant)
 api_key=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])' <<<"$credentials")
-checkout=$("$BIN/orders" demo checkout --merchant demo-merchant)
+checkout=$("$BIN/python" -m tests.support.demo --merchant demo-merchant)
 checkout_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["checkoutId"])' <<<"$checkout")
 key="demo-${checkout_id:0:8}" # a key of this run's own: a key is bound to its first body
 

@@ -82,7 +82,6 @@ controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$STATE/kafka/data
-num.partitions=6
 default.replication.factor=1
 min.insync.replicas=1
 offsets.topic.replication.factor=1

@@ -9,17 +9,18 @@ from schemas.base import StrictWireModel, Timestamp, WireModel
 from schemas.catalog import Product
 from schemas.commands import CancelReason, ReturnItem
 from schemas.order import Order, Return
+from schemas.values import JsonObject, Text
 
 MAX_META_BYTES = 16 * 1024
 MAX_REQUEST_BYTES = 64 * 1024
 
 
 class CreateOrderRequest(StrictWireModel):
-    checkout_id: str = Field(min_length=1, max_length=255)
-    meta: dict[str, Any] | None = None
-    payment_reference: str | None = Field(default=None, max_length=255)
-    webhook_urls: list[str] | None = Field(default=None, max_length=10)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+    checkout_id: Text = Field(min_length=1, max_length=255)
+    meta: JsonObject | None = None
+    payment_reference: Text | None = Field(default=None, max_length=255)
+    webhook_urls: list[Text] | None = Field(default=None, max_length=10)
+    idempotency_key: Text | None = Field(default=None, min_length=1, max_length=255)
 
     @field_validator("meta")
     @classmethod
@@ -30,8 +31,8 @@ class CreateOrderRequest(StrictWireModel):
 
 
 class ShipRequest(StrictWireModel):
-    tracking_reference: str | None = Field(default=None, max_length=255)
-    tracking_url: str | None = Field(default=None, max_length=2048, alias="trackingURL")
+    tracking_reference: Text | None = Field(default=None, max_length=255)
+    tracking_url: Text | None = Field(default=None, max_length=2048, alias="trackingURL")
 
 
 class CancelRequest(StrictWireModel):
@@ -93,12 +94,20 @@ class WebhookAttemptPage(WireModel):
     pagination: Pagination
 
 
-class ReplayRequest(StrictWireModel):
-    delivery_id: str | None = None
-    order_id: str | None = None
-    url: str | None = None
-    since: Timestamp | None = None
-
-
 class ReplayResponse(WireModel):
     replayed: int
+
+
+class FieldError(WireModel):
+    field: str
+    message: str
+
+
+class ProblemDetails(WireModel):
+    """An error, as RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = Field(default=None, description="Each offending field, for validation errors.")

@@ -1,10 +1,11 @@
 """Commands to the order-writer: ``order.create`` and ``order.commands`` (key = order id)."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
 
 from schemas.base import Timestamp, WireModel
+from schemas.values import JsonObject, Text
 
 CancelReason = Literal["merchant", "customer"]
 
@@ -13,21 +14,21 @@ class OrderCreateCommand(WireModel):
     """Turn a checkout into an order. Published by the ingress once the request is valid."""
 
     type: Literal["order.create"] = "order.create"
-    command_id: str
-    order_id: str
-    merchant_id: str
-    checkout_id: str
-    idempotency_key: str | None = None
-    payment_reference: str | None = None
-    meta: dict[str, Any] = {}
-    webhook_urls: list[str] = []
+    command_id: Text
+    order_id: Text
+    merchant_id: Text
+    checkout_id: Text
+    idempotency_key: Text | None = None
+    payment_reference: Text | None = None
+    meta: JsonObject = {}
+    webhook_urls: list[Text] = []
     requested_at: Timestamp
 
 
 class _OrderCommandBase(WireModel):
-    command_id: str = Field(description="Unique per command; a re-delivered command is applied once.")
-    order_id: str
-    merchant_id: str = Field(description="The merchant the order must belong to.")
+    command_id: Text = Field(description="Unique per command; a re-delivered command is applied once.")
+    order_id: Text
+    merchant_id: Text = Field(description="The merchant the order must belong to.")
     issued_at: Timestamp
 
 
@@ -37,8 +38,8 @@ class ConfirmOrder(_OrderCommandBase):
 
 class ShipOrder(_OrderCommandBase):
     type: Literal["order.ship"] = "order.ship"
-    tracking_reference: str | None = None
-    tracking_url: str | None = Field(default=None, alias="trackingURL")
+    tracking_reference: Text | None = None
+    tracking_url: Text | None = Field(default=None, alias="trackingURL")
 
 
 class DeliverOrder(_OrderCommandBase):
@@ -51,30 +52,30 @@ class CancelOrder(_OrderCommandBase):
 
 
 class ReturnItem(WireModel):
-    id: str = Field(min_length=1, max_length=255, description="The product's id in the order.")
-    quantity: int = Field(ge=1)
-    reason: str = Field(min_length=1, max_length=255)
+    id: Text = Field(min_length=1, max_length=255, description="The product's id in the order.")
+    quantity: int = Field(ge=1, le=1_000_000)
+    reason: Text = Field(min_length=1, max_length=255)
 
 
 class OpenReturn(_OrderCommandBase):
     type: Literal["return.open"] = "return.open"
-    return_id: str
+    return_id: Text
     products: list[ReturnItem] = Field(min_length=1, max_length=100)
 
 
 class PickUpReturn(_OrderCommandBase):
     type: Literal["return.pickup"] = "return.pickup"
-    return_id: str
+    return_id: Text
 
 
 class SucceedReturn(_OrderCommandBase):
     type: Literal["return.succeed"] = "return.succeed"
-    return_id: str
+    return_id: Text
 
 
 class RejectReturn(_OrderCommandBase):
     type: Literal["return.reject"] = "return.reject"
-    return_id: str
+    return_id: Text
 
 
 OrderCommand = Annotated[

@@ -7,12 +7,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from schemas.api import CreateOrderRequest, OrderPage, OrderView, WebhookAttemptPage
+from schemas.api import CreateOrderRequest, OrderPage, OrderView, ProblemDetails, WebhookAttemptPage
 from schemas.checkout import CheckoutEvent
 from schemas.commands import OrderCommand, OrderCreateCommand
-from schemas.deliveries import WebhookDelivery
 from schemas.events import OrderEvent
-from schemas.order import OrderRecord
 from schemas.topics import (
     CHECKOUT_EVENTS,
     DLQ_REASON_HEADER,
@@ -20,8 +18,11 @@ from schemas.topics import (
     ORDER_COMMANDS,
     ORDER_CREATE,
     ORDER_EVENTS,
+    TOPIC_PARTITIONS,
+    WEBHOOK_COMMANDS,
     Topics,
 )
+from schemas.webhook_commands import ReplayDeadLetters
 from schemas.webhooks import OrderStatusWebhook, ReturnStatusWebhook
 
 OUTPUT = Path(__file__).parent / "json"
@@ -37,9 +38,10 @@ SCHEMAS: dict[str, TypeAdapter[Any]] = {
     "Order": TypeAdapter(OrderView),
     "OrderPage": TypeAdapter(OrderPage),
     "WebhookAttemptPage": TypeAdapter(WebhookAttemptPage),
-    "OrderDocument": TypeAdapter(OrderRecord),
-    "WebhookDeliveryDocument": TypeAdapter(WebhookDelivery),
+    "ProblemDetails": TypeAdapter(ProblemDetails),
+    "ReplayDeadLetters": TypeAdapter(ReplayDeadLetters),
 }
+"""Public contracts only: storage documents (``schemas/storage``) are private to their owner."""
 
 # topic -> (message schema, who produces, who consumes, what it is)
 CHANNELS: dict[str, tuple[str, str, str, str]] = {
@@ -56,6 +58,12 @@ CHANNELS: dict[str, tuple[str, str, str, str]] = {
         "order-writer",
         "webhook-dispatcher, downstream services",
         "Every change of every order; key = order id.",
+    ),
+    WEBHOOK_COMMANDS: (
+        "ReplayDeadLetters",
+        "ingress, the orders command line",
+        "webhook-dispatcher",
+        "Requests to the webhook-dispatcher; key = command id.",
     ),
 }
 
@@ -80,7 +88,7 @@ def asyncapi() -> dict[str, Any]:
             "address": topic,
             "description": f"{description} Produced by {producer}; consumed by {consumer}.",
             "messages": {schema: {"$ref": f"#/components/messages/{schema}"}},
-            "bindings": {"kafka": {"partitions": 6, "replicas": 1}},
+            "bindings": {"kafka": {"partitions": TOPIC_PARTITIONS, "replicas": 1}},
         }
         dead_letter = Topics.dead_letter(topic)
         channels[key + "_dlq"] = {

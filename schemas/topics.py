@@ -6,6 +6,9 @@ CHECKOUT_EVENTS = "checkout.events"
 ORDER_CREATE = "order.create"
 ORDER_COMMANDS = "order.commands"
 ORDER_EVENTS = "order.events"
+WEBHOOK_COMMANDS = "webhook.commands"
+TOPIC_PARTITIONS = 6
+"""Partitions of every topic the service creates: the most consumers of one group that can share a topic."""
 DEAD_LETTER_SUFFIX = ".dlq"
 
 #: Headers that explain why a message is on a dead-letter topic.
@@ -35,11 +38,15 @@ class Topics:
     def order_events(self) -> str:
         return self.prefix + ORDER_EVENTS
 
+    @property
+    def webhook_commands(self) -> str:
+        return self.prefix + WEBHOOK_COMMANDS
+
     @staticmethod
     def dead_letter(topic: str) -> str:
         return topic + DEAD_LETTER_SUFFIX
 
     def all(self) -> list[str]:
         """Every topic the service uses, dead-letter topics included."""
-        main = [self.checkout_events, self.order_create, self.order_commands, self.order_events]
+        main = [self.checkout_events, self.order_create, self.order_commands, self.order_events, self.webhook_commands]
         return main + [self.dead_letter(t) for t in main]

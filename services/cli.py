@@ -13,9 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
-from schemas.base import utc_now
-from schemas.catalog import Address, Product
-from schemas.checkout import Checkout, CheckoutEvent, CheckoutStatus
+from schemas.base import utc_now, wire_timestamp
 from services.shared.logs import configure_logging
 from services.shared.settings import Settings
 
@@ -47,18 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     rotate.add_argument("--merchant", required=True)
     rotate.set_defaults(run=_async(_rotate_secret))
 
+    listing = keys.add_parser("list", help="list keys (id, merchant, admin, created, revoked); never the keys")
+    listing.add_argument("--merchant", default=None)
+    listing.set_defaults(run=_async(_list_keys))
+    revoke = keys.add_parser("revoke", help="revoke a key by its id; it stops working within the key cache time")
+    revoke.add_argument("--key-id", required=True, help="as `orders keys list` shows it")
+    revoke.set_defaults(run=_async(_revoke_key))
+
     topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(dest="action", required=True)
     topics.add_parser("create", help="create the service's topics if missing").set_defaults(run=_async(_create_topics))
-
-    demo = commands.add_parser("demo", help="sample data").add_subparsers(dest="action", required=True)
-    checkout = demo.add_parser(
-        "checkout", help="publish a checkout event to checkout.events, as the checkout service would"
-    )
-    checkout.add_argument("--merchant", required=True)
-    checkout.add_argument("--checkout-id", default=None)
-    checkout.add_argument("--status", choices=[s.value for s in CheckoutStatus], default="paid")
-    checkout.add_argument("--version", type=int, default=1)
-    checkout.set_defaults(run=_async(_publish_demo_checkout))
 
     dlq = commands.add_parser("dlq", help="dead-lettered webhook deliveries").add_subparsers(
         dest="action", required=True
@@ -123,9 +118,9 @@ def _serve_all() -> None:
 
 
 async def _with_db(settings: Settings, work: Callable[[Any], Awaitable[None]]) -> None:
-    from services.shared.mongo import close_client, connect
+    from services.shared.mongo import close_client, open_database
 
-    client, db = await connect(settings)
+    client, db = open_database(settings)
     try:
         await work(db)
     finally:
@@ -163,6 +158,41 @@ async def _rotate_secret(settings: Settings, args: argparse.Namespace) -> None:
     await _with_db(settings, work)
 
 
+async def _list_keys(settings: Settings, args: argparse.Namespace) -> None:
+    from services.shared.merchant_store import MerchantStore
+
+    async def work(db: Any) -> None:
+        for key in await MerchantStore(db).list_keys(args.merchant):
+            print(
+                json.dumps(
+                    {
+                        "keyId": key.key_id,
+                        "merchantId": key.merchant_id,
+                        "admin": key.admin,
+                        "createdAt": key.created_at and wire_timestamp(key.created_at),
+                        "revokedAt": key.revoked_at and wire_timestamp(key.revoked_at),
+                    }
+                )
+            )
+
+    await _with_db(settings, work)
+
+
+async def _revoke_key(settings: Settings, args: argparse.Namespace) -> None:
+    from services.shared.merchant_store import MerchantStore
+
+    async def work(db: Any) -> None:
+        if not await MerchantStore(db).revoke(args.key_id):
+            sys.exit(f"no key {args.key_id} that is not revoked already")
+        print(
+            json.dumps(
+                {"keyId": args.key_id, "revoked": True, "effectiveWithinSeconds": settings.api_key_cache_seconds}
+            )
+        )
+
+    await _with_db(settings, work)
+
+
 async def _create_topics(settings: Settings, args: argparse.Namespace) -> None:
     from services.shared.kafka import ensure_topics
 
@@ -170,66 +200,39 @@ async def _create_topics(settings: Settings, args: argparse.Namespace) -> None:
     print(json.dumps({"created": created, "topics": settings.topics.all()}))
 
 
-def demo_checkout(merchant_id: str, checkout_id: str, status: CheckoutStatus, version: int) -> CheckoutEvent:
-    """A plausible checkout of two products, as the checkout service would publish it."""
-    products = [
-        Product(id="prod-1", sku="TSHIRT-M-BLUE", name="T-shirt, blue, M", quantity=2, unit_price=45000),
-        Product(id="prod-2", sku="MUG-WHITE", name="Mug, white", quantity=1, unit_price=110000),
-    ]
-    checkout = Checkout(
-        id=checkout_id,
-        merchant_id=merchant_id,
-        user_id=str(uuid.uuid4()),
-        cart_id=str(uuid.uuid4()),
-        status=status,
-        currency="EGP",
-        amount=sum(p.quantity * p.unit_price for p in products),
-        products=products,
-        address=Address(
-            first_name="Mona", last_name="Hassan", phone="+201000000000", line1="12 Nile St", city="Cairo", country="EG"
-        ),
-        version=version,
-    )
-    event_type = {"paid": "checkout.paid", "expired": "checkout.expired"}.get(status.value, "checkout.updated")
-    return CheckoutEvent.model_validate({"type": event_type, "occurred_at": utc_now(), "checkout": checkout})
-
-
-async def _publish_demo_checkout(settings: Settings, args: argparse.Namespace) -> None:
-    from services.shared.kafka import ensure_topics, make_broker, publish, start_broker
-
-    event = demo_checkout(
-        args.merchant, args.checkout_id or str(uuid.uuid4()), CheckoutStatus(args.status), args.version
-    )
-    await ensure_topics(settings)
-    broker = make_broker(settings)
-    await start_broker(broker)
-    try:
-        await publish(broker, event, settings.topics.checkout_events, key=event.checkout.id)
-    finally:
-        await broker.stop()
-    print(json.dumps({"checkoutId": event.checkout.id, "merchantId": args.merchant, "status": args.status}))
-
-
 async def _dlq_list(settings: Settings, args: argparse.Namespace) -> None:
-    from services.shared.delivery_store import DeliveryStore
+    from services.webhook_dispatcher.queries import DeliveryQueries
 
     async def work(db: Any) -> None:
-        for delivery in await DeliveryStore(db).dead_letters(args.limit):
+        for delivery in await DeliveryQueries(db).dead_letters(args.limit):
             print(delivery.model_dump_json(exclude={"body"}))
 
     await _with_db(settings, work)
 
 
 async def _dlq_replay(settings: Settings, args: argparse.Namespace) -> None:
-    from services.shared.delivery_store import DeliveryStore
+    """Ask the dispatcher (on ``webhook.commands``) to deliver the selected dead letters again."""
+    from schemas.webhook_commands import DeadLetterSelector, ReplayDeadLetters
+    from services.shared.kafka import make_broker, publish, start_broker
+    from services.webhook_dispatcher.queries import DeliveryQueries
 
-    async def work(db: Any) -> None:
-        count = await DeliveryStore(db).replay(
-            delivery_id=args.delivery, order_id=args.order, url=args.url, since=args.since
-        )
-        print(json.dumps({"replayed": count}))
+    selector = DeadLetterSelector(
+        delivery_id=args.delivery, order_id=args.order, url=args.url, since=args.since, all=args.all
+    )
+    counted: list[int] = []
 
-    await _with_db(settings, work)
+    async def count(db: Any) -> None:
+        counted.append(await DeliveryQueries(db).count_dead_letters(selector))
+
+    await _with_db(settings, count)
+    command = ReplayDeadLetters(command_id=str(uuid.uuid4()), selector=selector, requested_at=utc_now())
+    broker = make_broker(settings)
+    await start_broker(broker)
+    try:
+        await publish(broker, command, settings.topics.webhook_commands, key=command.command_id)
+    finally:
+        await broker.stop()
+    print(json.dumps({"replayed": counted[0], "commandId": command.command_id}))
 
 
 if __name__ == "__main__":

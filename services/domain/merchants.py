@@ -21,3 +21,9 @@ def api_key_hash(api_key: str) -> str:
 
 def new_webhook_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def api_key_id(key_hash: str) -> str:
+    """A short name of a key that tells nothing of it (a prefix of its hash's hash): what
+    ``orders keys list`` shows and ``orders keys revoke`` takes."""
+    return "key_" + hashlib.sha256(key_hash.encode()).hexdigest()[:16]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from schemas.order import OrderStatus
+from schemas.values import text_problem
 
 FieldKind = Literal["string", "status", "integer", "datetime"]
 Scalar = str | int | datetime
@@ -138,6 +139,8 @@ def _parse_value(parameter: str, kind: FieldKind, text: str) -> Scalar:
         return _parse_datetime(parameter, text)
     if not 1 <= len(text) <= MAX_VALUE_LENGTH:
         raise QueryError(parameter, f"values must be 1 to {MAX_VALUE_LENGTH} characters")
+    if problem := text_problem(text):
+        raise QueryError(parameter, f"values {problem}")
     if kind == "status" and text not in STATUS_PARENTS and text not in OrderStatus._value2member_map_:
         raise QueryError(parameter, f"unknown status {text!r}")
     return text
@@ -150,7 +153,11 @@ def _parse_datetime(parameter: str, text: str) -> datetime:
             value = datetime.fromisoformat(candidate)
         except ValueError:
             continue
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        try:
+            # In UTC, as the database compares it; an offset can push it past year 1 or 9999.
+            return value.replace(tzinfo=value.tzinfo or UTC).astimezone(UTC)
+        except OverflowError:
+            raise QueryError(parameter, f"{text!r} is outside the years 1 to 9999 in UTC") from None
     raise QueryError(parameter, f"{text!r} is not an ISO 8601 date-time")
 
 

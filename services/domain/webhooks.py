@@ -4,12 +4,15 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from schemas.deliveries import DeliveryState
+from yarl import URL
+
 from schemas.events import OrderEvent
+from schemas.storage.webhooks import DeliveryState
 from schemas.webhooks import OrderStatusWebhook, ReturnStatusWebhook
 
 MAX_WEBHOOK_URLS = 10
@@ -19,46 +22,67 @@ SECRET_PREFIX = "whsec_"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _with_embedded(address: IPAddress) -> list[IPAddress]:
+    """The address and every IPv4 address it carries inside (mapped, 6to4, Teredo, NAT64),
+    since a packet to the outer one can reach the inner one."""
+    found: list[IPAddress] = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        found += [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+        found += list(address.teredo or ())
+        if address in _NAT64:
+            found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 def is_forbidden_address(address: IPAddress) -> bool:
-    """Loopback, private, link-local, multicast, reserved and unspecified addresses are
-    inside the platform's network, never a merchant's endpoint."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
+    """Whatever is not globally reachable is inside some network, never a merchant's
+    endpoint: loopback, private, shared (100.64/10), link-local, documentation, reserved,
+    unspecified; and multicast and IPv6 site-local, which the registry calls global."""
+    return any(
+        not candidate.is_global
+        or candidate.is_multicast
+        or (isinstance(candidate, ipaddress.IPv6Address) and candidate.is_site_local)
+        for candidate in _with_embedded(address)
     )
 
 
 def literal_address(host: str) -> IPAddress | None:
+    """The address a host names by itself, in any form the resolver accepts (``127.1``,
+    ``0x7f.1``, ``2130706433`` included), or None for a name."""
     try:
-        return ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(host.strip("[]").split("%")[0])
     except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, ValueError):
         return None
 
 
 def webhook_url_problem(url: str, *, allow_private: bool) -> str | None:
-    """Why a webhook URL is refused at request time, or None when it is acceptable."""
+    """Why a webhook URL is refused at request time, or None when it is acceptable. The host
+    is checked as the HTTP client will read it (yarl folds full-width digits and ideographic
+    dots to ASCII); the sender checks again every address it connects to."""
     if len(url) > MAX_WEBHOOK_URL_LENGTH:
         return f"must be at most {MAX_WEBHOOK_URL_LENGTH} characters"
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "must not contain white space or control characters"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
+        host = URL(url).host
+    except (ValueError, TypeError, UnicodeError):
         return "is not a valid URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or not host:
         return "must be an absolute http or https URL"
     if parts.username is not None or parts.password is not None:
         return "must not contain credentials"
-    if any(ch.isspace() for ch in url):
-        return "must not contain white space"
-    address = literal_address(parts.hostname)
+    address = literal_address(host)
     if address is not None and not allow_private and is_forbidden_address(address):
-        return "points to a loopback, private, link-local, multicast or reserved address"
+        return "points to a loopback, private, shared, link-local, multicast or reserved address"
     return None
 
 

@@ -1,4 +1,5 @@
-"""The ingress process: a FastAPI app over MongoDB (reads) and Kafka (commands)."""
+"""The ingress process: a FastAPI app over the queries the other services publish (reads)
+and Kafka (commands)."""
 
 import asyncio
 import logging
@@ -8,20 +9,33 @@ from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from schemas.api import MAX_REQUEST_BYTES
-from services.shared.checkout_store import CheckoutStore
-from services.shared.command_log import CommandLog
-from services.shared.delivery_store import DeliveryStore
-from services.shared.merchant_store import MerchantStore
+from services.order_writer.claims import CommandClaims
+from services.order_writer.queries import CheckoutQueries, OrderQueries
+from services.shared.merchant_store import INDEXES as REGISTRY_INDEXES
+from services.shared.merchant_store import MerchantStore, Principal
 from services.shared.mongo import close_client, open_database, prepare_database
-from services.shared.order_store import OrderStore
+from services.shared.retry import MONGO_UNAVAILABLE
 from services.shared.settings import Settings
+from services.webhook_dispatcher.queries import DeliveryQueries
 
-from .body_limit import BodySizeLimit
 from .commands import CommandPublisher
+from .gate import RequestGate
 from .idempotency_store import IdempotencyStore
-from .problems import install_problem_handlers
+from .openapi import describe_api
+from .ports import (
+    CheckoutReads,
+    CommandAbandonment,
+    DeliveryReads,
+    IdempotencyKeys,
+    KeyRegistry,
+    OrderReads,
+    Publisher,
+)
+from .problems import Problem, install_problem_handlers
 from .routes import router
 
 logger = logging.getLogger(__name__)
@@ -32,45 +46,78 @@ class Ingress:
     """What the request handlers use; one per process, on ``app.state.ingress``."""
 
     settings: Settings
-    orders: OrderStore
-    checkouts: CheckoutStore
-    merchants: MerchantStore
-    idempotency: IdempotencyStore
-    deliveries: DeliveryStore
-    command_log: CommandLog
-    commands: CommandPublisher
+    orders: OrderReads
+    checkouts: CheckoutReads
+    merchants: KeyRegistry
+    idempotency: IdempotencyKeys
+    deliveries: DeliveryReads
+    claims: CommandAbandonment
+    commands: Publisher
+
+
+@asynccontextmanager
+async def production_ingress(settings: Settings) -> AsyncIterator[Ingress]:
+    """The ingress over MongoDB and Kafka. Neither holds up the start (or a SIGTERM during
+    it): until they answer, requests that need them get 503."""
+    client, db = open_database(settings)
+    preparing = asyncio.create_task(prepare_database(db, {**REGISTRY_INDEXES, **IdempotencyStore.INDEXES}))
+    commands = CommandPublisher(settings)
+    commands.start()
+    try:
+        yield Ingress(
+            settings,
+            OrderQueries(db),
+            CheckoutQueries(db),
+            MerchantStore(db, cache_seconds=settings.api_key_cache_seconds),
+            IdempotencyStore(db),
+            DeliveryQueries(db),
+            CommandClaims(db),
+            commands,
+        )
+    finally:
+        preparing.cancel()
+        await commands.stop()
+        await close_client(client)
+
+
+UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+async def authenticate(scope: Scope) -> Principal:
+    """The caller of a request, from its bearer key; a 401 (or 503) ``Problem`` otherwise."""
+    scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "send 'Authorization: Bearer <api key>'", headers=UNAUTHORIZED)
+    ingress: Ingress = scope["app"].state.ingress
+    try:
+        found = await ingress.merchants.principal(token.strip())
+    except MONGO_UNAVAILABLE as error:
+        raise Problem(503, "the database is not reachable; try again", headers={"Retry-After": "5"}) from error
+    if found is None:
+        raise Problem(401, "unknown or revoked API key", headers=UNAUTHORIZED)
+    return found
 
 
 def create_app(settings: Settings) -> FastAPI:
+    """The app; its lifespan puts the production ``Ingress`` on ``app.state.ingress`` (unit
+    tests put one over fakes there instead, without running the lifespan)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Neither MongoDB nor Kafka holds up the start (or a SIGTERM during it): until they
-        # answer, requests that need them get 503 and /health says what is missing.
-        client, db = open_database(settings)
-        preparing = asyncio.create_task(prepare_database(db))
-        commands = CommandPublisher(settings)
-        commands.start()
-        app.state.ingress = Ingress(
-            settings,
-            OrderStore(db),
-            CheckoutStore(db),
-            MerchantStore(db),
-            IdempotencyStore(db),
-            DeliveryStore(db),
-            CommandLog(db),
-            commands,
-        )
-        try:
+        async with production_ingress(settings) as ingress:
+            app.state.ingress = ingress
             yield
-        finally:
-            preparing.cancel()
-            await commands.stop()
-            await close_client(client)
 
     app = FastAPI(title="Orders API", version="1.0", lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(router)
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_REQUEST_BYTES)
+    app.add_middleware(
+        RequestGate,
+        authenticate=authenticate,
+        max_bytes=MAX_REQUEST_BYTES,
+        body_seconds=settings.request_body_timeout_seconds,
+    )
+    describe_api(app)
     return app
 
 

@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from pymongo.errors import DuplicateKeyError
 
 from schemas.base import utc_now
-from services.shared.mongo import IDEMPOTENCY_KEYS, Database
+from services.shared.mongo import Database, Indexes
+
+IDEMPOTENCY_KEYS = "idempotency_keys"
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,10 @@ class Reservation:
 
 
 class IdempotencyStore:
+    """The ingress's own collection: key (hashed with the merchant) -> order id and body fingerprint."""
+
+    INDEXES: Indexes = {IDEMPOTENCY_KEYS: []}
+
     def __init__(self, db: Database) -> None:
         self._keys = db[IDEMPOTENCY_KEYS]
 

@@ -1,13 +1,15 @@
 """Errors as RFC 9457 problem details (``application/problem+json``), never a stack trace."""
 
+import json
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pymongo.errors import ConnectionFailure as MongoUnavailable
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +19,7 @@ TITLES = {
     401: "Unauthorized",
     404: "Not found",
     405: "Method not allowed",
+    408: "Request timeout",
     409: "Conflict",
     413: "Request body too large",
     415: "Unsupported media type",
@@ -48,6 +51,16 @@ def field_problem(status: int, field: str, message: str) -> Problem:
     return Problem(status, f"{field}: {message}", errors=[{"field": field, "message": message}])
 
 
+class ProblemJSONResponse(JSONResponse):
+    """Rendered as ASCII: a field name or detail that echoes a client's text (a lone
+    surrogate included) can always be encoded."""
+
+    media_type = PROBLEM_JSON
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
 def problem_response(problem: Problem) -> JSONResponse:
     title = TITLES.get(problem.status, "Error")
     body: dict[str, Any] = {
@@ -58,7 +71,7 @@ def problem_response(problem: Problem) -> JSONResponse:
     }
     if problem.errors is not None:
         body["errors"] = problem.errors
-    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
+    return ProblemJSONResponse(body, status_code=problem.status, headers=problem.headers)
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -67,6 +80,20 @@ def _location(loc: tuple[Any, ...]) -> str:
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(body)"
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in request.app.router.routes
+        )
+    ]
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -84,7 +111,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(Problem(400 if malformed else 422, detail, errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def on_http(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 405:
+            allowed = allowed_methods(request)
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": ", ".join([*allowed, "OPTIONS"])})
+            return problem_response(
+                Problem(405, f"{request.method} is not allowed here", headers={"Allow": ", ".join(allowed)})
+            )
         return problem_response(Problem(error.status_code, str(error.detail), headers=dict(error.headers or {})))
 
     @app.exception_handler(MongoUnavailable)

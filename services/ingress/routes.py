@@ -7,8 +7,9 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from schemas.api import (
     CancelRequest,
@@ -18,13 +19,11 @@ from schemas.api import (
     OrderPage,
     OrderView,
     Pagination,
-    ReplayRequest,
     ReplayResponse,
     ShipRequest,
     WebhookAttemptPage,
 )
 from schemas.base import utc_now
-from schemas.checkout import CheckoutStatus
 from schemas.commands import (
     CancelOrder,
     ConfirmOrder,
@@ -38,6 +37,8 @@ from schemas.commands import (
     SucceedReturn,
 )
 from schemas.order import OrderRecord
+from schemas.webhook_commands import DeadLetterSelector, ReplayDeadLetters
+from services.domain.creation import creation_refusal, creation_status
 from services.domain.idempotency import idempotency_record_id, request_fingerprint
 from services.domain.lifecycle import check_order_transition, check_return_transition
 from services.domain.outcomes import Refusal, RefusalKind
@@ -47,6 +48,7 @@ from services.domain.webhooks import webhook_url_problem
 from services.shared.merchant_store import Principal
 
 from .commands import BrokerUnavailable
+from .gate import PRINCIPAL
 from .problems import Problem, field_problem
 
 if TYPE_CHECKING:
@@ -62,13 +64,15 @@ def ingress(request: Request) -> "Ingress":
     return request.app.state.ingress  # type: ignore[no-any-return]
 
 
-async def principal(request: Request) -> Principal:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(401, "send 'Authorization: Bearer <api key>'", headers={"WWW-Authenticate": "Bearer"})
-    found = await ingress(request).merchants.principal(token.strip())
-    if found is None:
-        raise Problem(401, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
+bearer = HTTPBearer(auto_error=False, description="An API key of one merchant (or an admin key).")
+
+
+async def principal(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None
+) -> Principal:
+    """The caller, authenticated by the gate before the body was read (``gate.py``); the
+    ``Security`` parameter only declares the scheme in the API document."""
+    found: Principal = getattr(request.state, PRINCIPAL)
     return found
 
 
@@ -102,7 +106,7 @@ async def create_order(request: Request, caller: Caller, body: CreateOrderReques
     fingerprint = request_fingerprint(body.model_dump(mode="json"))
     record_id = idempotency_record_id(caller.merchant_id, body.idempotency_key) if body.idempotency_key else None
     earlier = await app.idempotency.get(record_id) if record_id else None
-    if earlier is None and (refusal := await _checkout_problem(app, caller, body.checkout_id)):
+    if earlier is None and (refusal := await _checkout_refusal(app, caller, body.checkout_id)):
         # A concurrent request with the same key may have turned this checkout into its order
         # between our two reads. Its reservation was written before its command was published,
         # so reading the key again now finds it, and this request is a retry of that one.
@@ -134,22 +138,15 @@ async def create_order(request: Request, caller: Caller, body: CreateOrderReques
     return IdResponse(id=order_id)
 
 
-async def _checkout_problem(app: "Ingress", caller: Principal, checkout_id: str) -> Problem | None:
-    """The refusal the read view already knows a checkout earns, if any; a checkout it does
-    not know yet is left to the writer, which waits for it."""
+async def _checkout_refusal(app: "Ingress", caller: Principal, checkout_id: str) -> Problem | None:
+    """The refusal the read view already knows a checkout earns, if any (the writer's own
+    rules, ``creation_status``); a checkout it does not know yet is left to the writer,
+    which waits for it."""
     found = await app.checkouts.get(checkout_id)
     if found is None:
         return None
-    checkout, ordered_by = found
-    if checkout.merchant_id != caller.merchant_id:
-        return field_problem(404, "checkoutId", "no such checkout")
-    if ordered_by is not None:
-        return field_problem(409, "checkoutId", "this checkout was already turned into an order")
-    if checkout.status is CheckoutStatus.EXPIRED:
-        return field_problem(422, "checkoutId", "this checkout has expired")
-    if checkout.status is not CheckoutStatus.PAID:
-        return field_problem(422, "checkoutId", "this checkout is not paid")
-    return None
+    refusal = creation_refusal(creation_status(caller.merchant_id, None, *found))
+    return _refused(refusal) if refusal else None
 
 
 @router.get("/orders", response_model=OrderPage)
@@ -246,22 +243,36 @@ async def webhook_deliveries(
     return WebhookAttemptPage(data=attempts, pagination=_pagination(total, page, page_size))
 
 
-@router.post("/admin/webhook-dead-letters/replay", response_model=ReplayResponse)
-async def replay_dead_letters(request: Request, caller: Caller, body: ReplayRequest) -> ReplayResponse:
-    """Deliver dead-lettered webhooks again (admin keys only)."""
+@router.post("/admin/webhook-dead-letters/replay", status_code=202, response_model=ReplayResponse)
+async def replay_dead_letters(request: Request, caller: Caller, body: DeadLetterSelector) -> ReplayResponse:
+    """Deliver dead-lettered webhooks again (admin keys only). The dispatcher does it, on a
+    command; ``replayed`` counts the dead letters that matched when the request came."""
     if not caller.admin:
         raise Problem(404, "not found")
-    count = await ingress(request).deliveries.replay(
-        delivery_id=body.delivery_id, order_id=body.order_id, url=body.url, since=body.since
-    )
+    app = ingress(request)
+    count = await app.deliveries.count_dead_letters(body)
+    command = ReplayDeadLetters(command_id=str(uuid.uuid4()), selector=body, requested_at=utc_now())
+    try:
+        await app.commands.send(command, app.settings.topics.webhook_commands, key=command.command_id)
+    except BrokerUnavailable as error:
+        raise Problem(503, f"{error}; try again", headers={"Retry-After": RETRY_AFTER_SECONDS}) from error
     return ReplayResponse(replayed=count)
 
 
 async def _load(request: Request, caller: Caller, order_id: str) -> OrderRecord:
-    record = await ingress(request).orders.get(order_id, _scope(caller))
+    """The caller's order, or 404. Order ids are UUIDs: anything else names no order and
+    is not looked up."""
+    record = await ingress(request).orders.get(order_id, _scope(caller)) if is_order_id(order_id) else None
     if record is None:
-        raise Problem(404, f"order {order_id} not found")
+        raise Problem(404, "no such order")
     return record
+
+
+def is_order_id(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
 
 
 def _command_fields(record: OrderRecord) -> dict[str, object]:
@@ -300,7 +311,7 @@ async def _send(app: "Ingress", command: OrderCreateCommand | OrderCommand, topi
     try:
         await app.commands.send(command, topic, key=command.order_id)
     except BrokerUnavailable as error:
-        if await app.command_log.abandon(command.command_id, command.order_id, command.type, utc_now()):
+        if await app.claims.abandon(command.command_id, command.order_id, command.type, utc_now()):
             raise Problem(
                 503, f"{error}; nothing was changed, try again", headers={"Retry-After": RETRY_AFTER_SECONDS}
             ) from error

@@ -4,7 +4,9 @@ import asyncio
 import logging
 import time
 from datetime import timedelta
+from typing import cast
 
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -14,16 +16,14 @@ from pydantic import TypeAdapter
 from schemas.checkout import CheckoutEvent
 from schemas.commands import OrderCreateCommand, order_command_adapter
 from schemas.events import OrderEvent
-from services.shared.checkout_store import CheckoutStore
-from services.shared.command_log import CommandLog
 from services.shared.kafka import consume, ensure_topics, make_broker, publish, start_broker
 from services.shared.mongo import Database, close_client, connect
-from services.shared.order_store import OrderStore
 from services.shared.runtime import every, wait_for_stop_signal
 from services.shared.settings import Settings
 
+from .intake import CheckoutIntake
 from .service import OrderWriter
-from .store import ParkedCreates
+from .store import INDEXES, CheckoutProgress, CheckoutStore, CommandLog, OrderStore, ParkedCreates
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,12 @@ CHECKOUT_EVENT = TypeAdapter(CheckoutEvent)
 CREATE_COMMAND = TypeAdapter(OrderCreateCommand)
 
 
-def build_writer(settings: Settings, db: Database, broker: KafkaBroker) -> OrderWriter:
+def group_id(settings: Settings, role: str) -> str:
+    """The consumer group of one of the writer's subscribers."""
+    return f"{settings.topic_prefix}orders-writer.{role}"
+
+
+def build_writer(settings: Settings, db: Database, broker: KafkaBroker, intake: CheckoutIntake) -> OrderWriter:
     async def publish_event(event: OrderEvent) -> None:
         await publish(broker, event, settings.topics.order_events, key=event.order_id)
 
@@ -41,20 +46,21 @@ def build_writer(settings: Settings, db: Database, broker: KafkaBroker) -> Order
         ParkedCreates(db),
         CommandLog(db),
         publish_event,
+        intake,
         checkout_grace=timedelta(seconds=settings.checkout_grace_seconds),
         return_policy=settings.return_policy,
     )
 
 
-def subscribe(broker: KafkaBroker, writer: OrderWriter, settings: Settings) -> None:
+def subscribe(broker: KafkaBroker, writer: OrderWriter, intake: CheckoutIntake, settings: Settings) -> None:
     """Commands of one order share a key, hence a partition, and each partition is handled
     by one worker in order; offsets are committed only after a message was handled."""
-    topics, group = settings.topics, settings.topic_prefix + "orders-writer"
+    topics = settings.topics
 
-    def handled_in_order(topic: str, group_suffix: str, workers: int) -> ConcurrentBetweenPartitionsSubscriber:
+    def handled_in_order(topic: str, role: str, workers: int) -> ConcurrentBetweenPartitionsSubscriber:
         return broker.subscriber(
             topic,
-            group_id=f"{group}.{group_suffix}",
+            group_id=group_id(settings, role),
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             max_workers=workers,
@@ -63,6 +69,8 @@ def subscribe(broker: KafkaBroker, writer: OrderWriter, settings: Settings) -> N
     @handled_in_order(topics.checkout_events, "checkouts", workers=2)
     async def on_checkout_event(message: KafkaMessage) -> None:
         await consume(broker, message, CHECKOUT_EVENT, writer.take_checkout)
+        record = cast("ConsumerRecord[bytes, bytes]", message.raw_message)
+        intake.handled(record.partition, record.timestamp)
 
     @handled_in_order(topics.order_create, "create", workers=settings.writer_workers)
     async def on_order_create(message: KafkaMessage) -> None:
@@ -74,15 +82,23 @@ def subscribe(broker: KafkaBroker, writer: OrderWriter, settings: Settings) -> N
 
 
 async def run(settings: Settings) -> None:
-    client, db = await connect(settings)
+    client, db = await connect(settings, INDEXES)
     await ensure_topics(settings)
     broker = make_broker(settings)
-    writer = build_writer(settings, db, broker)
-    subscribe(broker, writer, settings)
+    intake = CheckoutIntake(
+        settings.kafka_bootstrap_servers,
+        settings.topics.checkout_events,
+        group_id(settings, "checkouts"),
+        CheckoutProgress(db),
+    )
+    await intake.start()
+    writer = build_writer(settings, db, broker, intake)
+    subscribe(broker, writer, intake, settings)
     await start_broker(broker)
     logger.info("order-writer is consuming %s", ", ".join(settings.topics.all()[:3]))
     loops = [
-        asyncio.create_task(every(1.0, "expiring parked creates", writer.expire_parked)),
+        asyncio.create_task(every(0.5, "measuring checkout intake", intake.measure)),
+        asyncio.create_task(every(1.0, "deciding overdue parked creates", writer.decide_overdue)),
         asyncio.create_task(every(5.0, "publishing stale outboxes", writer.publish_stale_outboxes)),
     ]
     try:
@@ -93,5 +109,6 @@ async def run(settings: Settings) -> None:
         for loop in loops:
             loop.cancel()
         await broker.stop()
+        await intake.stop()
         await close_client(client)
         logger.info("%s stopped in %.1fs", "order-writer", time.monotonic() - stopping)

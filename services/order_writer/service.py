@@ -2,7 +2,6 @@
 persist (one atomic document write per change), publish (the outbox, then forget it)."""
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from schemas.base import utc_now
@@ -10,20 +9,15 @@ from schemas.checkout import Checkout, CheckoutEvent, CheckoutStatus
 from schemas.commands import OrderCommand, OrderCreateCommand
 from schemas.events import OrderEvent
 from schemas.order import OrderStatus
-from services.domain.creation import build_order, creation_status
+from services.domain.creation import build_order, creation_status, waits_until
 from services.domain.events import event_for
 from services.domain.lifecycle import apply_command
 from services.domain.outcomes import Refusal
 from services.domain.returns import ReturnPolicy
-from services.shared.checkout_store import CheckoutStore
-from services.shared.command_log import CommandLog
-from services.shared.order_store import OrderStore
 
-from .store import ParkedCreates
+from .ports import Checkouts, Commands, IntakeClock, Orders, Parked, PublishEvent
 
 logger = logging.getLogger(__name__)
-
-PublishEvent = Callable[[OrderEvent], Awaitable[None]]
 
 
 def _worth_waiting_for(found: tuple[Checkout, str | None] | None) -> bool:
@@ -34,11 +28,12 @@ def _worth_waiting_for(found: tuple[Checkout, str | None] | None) -> bool:
 class OrderWriter:
     def __init__(
         self,
-        orders: OrderStore,
-        checkouts: CheckoutStore,
-        parked: ParkedCreates,
-        command_log: CommandLog,
+        orders: Orders,
+        checkouts: Checkouts,
+        parked: Parked,
+        command_log: Commands,
         publish_event: PublishEvent,
+        intake: IntakeClock,
         *,
         checkout_grace: timedelta,
         return_policy: ReturnPolicy,
@@ -48,6 +43,7 @@ class OrderWriter:
         self._parked = parked
         self._command_log = command_log
         self._publish_event = publish_event
+        self._intake = intake
         self._checkout_grace = checkout_grace
         self._return_policy = return_policy
 
@@ -66,30 +62,34 @@ class OrderWriter:
             await self.publish_outbox(command.order_id)  # a re-delivered command
             return
         found = await self._checkouts.get(command.checkout_id)
-        if _worth_waiting_for(found) and self._checkout_grace > timedelta(0):
+        if _worth_waiting_for(found):
             # The checkout event (or its payment) may still be on its way: park the command
             # instead of blocking this partition. Look again after parking, since the
             # checkout may have arrived in between (its handler looks for parked commands
             # after storing it).
-            await self._parked.park(command, utc_now() + self._checkout_grace)
+            await self._parked.park(command, waits_until(command, self._checkout_grace))
             found = await self._checkouts.get(command.checkout_id)
             if _worth_waiting_for(found):
                 logger.info("order %s waits for checkout %s", command.order_id, command.checkout_id)
                 return
         await self._decide_creation(command, found)
 
-    async def expire_parked(self) -> None:
-        """Decide the parked commands whose grace period is over (checkout not found, unless
-        it arrived at the last moment)."""
-        for command in await self._parked.expired(utc_now()):
+    async def decide_overdue(self) -> None:
+        """Decide the parked commands whose wait is over: the intake clock has passed the
+        grace period after their request, so their checkout is not coming (unless it
+        arrived at the last moment)."""
+        clock = await self._intake.clock()
+        if clock is None:
+            return
+        for command in await self._parked.due(clock):
             await self._decide_creation(command, await self._checkouts.get(command.checkout_id))
 
     async def _decide_creation(self, command: OrderCreateCommand, found: tuple[Checkout, str | None] | None) -> None:
         checkout, ordered_by = found if found else (None, None)
-        status = creation_status(command, checkout, ordered_by)
+        status = creation_status(command.merchant_id, command.order_id, checkout, ordered_by)
         if status is OrderStatus.CREATED and checkout is not None:
             holder = await self._checkouts.claim(checkout.id, command.order_id)
-            status = creation_status(command, checkout, holder)
+            status = creation_status(command.merchant_id, command.order_id, checkout, holder)
         now = utc_now()
         record = build_order(command, checkout, status, now)
         event = event_for(record, "order.status.updated", None, now)

@@ -1,41 +1,198 @@
-"""The writer's own bookkeeping: create commands waiting for their checkout."""
+"""The order-writer's collections, which only it writes: orders (each with its returns,
+applied commands and outbox in one document, so every change is one atomic write), its
+view of checkouts, parked creates, the command log and its progress on ``checkout.events``."""
 
 import contextlib
 from datetime import datetime
 
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
+from schemas.checkout import Checkout
 from schemas.commands import OrderCreateCommand
-from services.shared.mongo import PARKED_CREATES, Database
+from schemas.events import OrderEvent
+from schemas.order import OrderRecord
+from schemas.storage.orders import (
+    CHECKOUT_PROGRESS,
+    ORDERS,
+    PARKED_CREATES,
+    CheckoutDocument,
+    CheckoutPartitionProgress,
+    CommandOutcome,
+    OrderDocument,
+    ParkedCreate,
+)
+from services.domain.creation import supersedes
+from services.shared.mongo import Database, Document, Indexes
+
+from .claims import CommandClaims
+from .queries import CheckoutQueries
+
+INDEXES: Indexes = {
+    ORDERS: [
+        [("merchantId", ASCENDING), ("createdAt", DESCENDING), ("id", DESCENDING)],
+        [("merchantId", ASCENDING), ("userId", ASCENDING), ("createdAt", DESCENDING)],
+        [("merchantId", ASCENDING), ("status", ASCENDING), ("createdAt", DESCENDING)],
+        [("merchantId", ASCENDING), ("idempotencyKey", ASCENDING)],
+        [("merchantId", ASCENDING), ("amount", ASCENDING)],
+        [("checkoutId", ASCENDING)],
+        [("createdAt", DESCENDING), ("id", DESCENDING)],
+        [("outboxSince", ASCENDING)],
+    ],
+    PARKED_CREATES: [[("checkoutId", ASCENDING)], [("deadline", ASCENDING)]],
+}
+
+
+def order_document(record: OrderRecord, **state: object) -> Document:
+    document = OrderDocument.model_validate({**record.model_dump(), **state})
+    return {"_id": record.id, **document.model_dump(mode="python")}
+
+
+class OrderStore:
+    def __init__(self, db: Database) -> None:
+        self._orders = db[ORDERS]
+
+    async def get_with_state(self, order_id: str) -> tuple[OrderRecord, list[str], list[OrderEvent]] | None:
+        """An order with the ids of the commands applied to it and its unpublished events."""
+        document = await self._orders.find_one({"_id": order_id})
+        if document is None:
+            return None
+        stored = OrderDocument.model_validate(document)
+        record = OrderRecord.model_validate(stored.model_dump(exclude={"outbox", "outbox_since", "applied_commands"}))
+        return record, stored.applied_commands, stored.outbox
+
+    async def insert(self, record: OrderRecord, event: OrderEvent, command_id: str) -> bool:
+        """Store a new order with its first event in the outbox; False if it exists."""
+        document = order_document(record, outbox=[event], outbox_since=event.occurred_at, applied_commands=[command_id])
+        try:
+            await self._orders.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def replace(
+        self, previous_version: int, record: OrderRecord, event: OrderEvent, command_id: str, outbox_since: datetime
+    ) -> bool:
+        """Store a changed order if nobody changed it since ``previous_version`` (optimistic
+        concurrency); its event joins the outbox in the same write."""
+        fields = {k: v for k, v in order_document(record).items() if k not in ("_id", "outbox", "appliedCommands")}
+        result = await self._orders.update_one(
+            {"_id": record.id, "version": previous_version},
+            {
+                "$set": fields | {"outboxSince": outbox_since},
+                "$push": {"outbox": event.model_dump(mode="python"), "appliedCommands": command_id},
+            },
+        )
+        return result.matched_count == 1
+
+    async def clear_outbox(self, order_id: str, version: int) -> bool:
+        """Forget the outbox once Kafka has its events, if the order is still at the version
+        whose outbox was published; after a newer change its events stay, and are sent
+        again with the next ones (same event ids: consumers dedupe). A plain conditional
+        ``$set``, which MongoDB and FerretDB v1 treat alike (FerretDB v1 ignores ``$pull``
+        with a condition)."""
+        result = await self._orders.update_one(
+            {"_id": order_id, "version": version}, {"$set": {"outbox": [], "outboxSince": None}}
+        )
+        return result.matched_count == 1
+
+    async def with_unpublished_events(self, older_than: datetime, limit: int) -> list[str]:
+        """Ids of orders whose outbox has held events since before ``older_than``."""
+        cursor = self._orders.find({"outboxSince": {"$lte": older_than}}, {"_id": 1}).limit(limit)
+        return [d["_id"] async for d in cursor]
+
+
+class CheckoutStore(CheckoutQueries):
+    """The writer's view of checkouts: the newest version of each, and the order it became."""
+
+    async def apply(self, incoming: Checkout) -> bool:
+        """Take an event's checkout if it supersedes the stored one (see ``supersedes``).
+        Events of one checkout arrive in order on one partition, but the claim below may
+        write the same document, so the update is conditional on what was read."""
+        while True:
+            found = await self.get(incoming.id)
+            stored = found[0] if found else None
+            if not supersedes(stored, incoming):
+                return False
+            body = CheckoutDocument(checkout=incoming, version=incoming.version).model_dump(
+                mode="python", exclude={"ordered_by"}
+            )
+            if stored is None:
+                try:
+                    await self._checkouts.insert_one({"_id": incoming.id, **body})
+                except DuplicateKeyError:
+                    continue
+                return True
+            result = await self._checkouts.update_one({"_id": incoming.id, "version": stored.version}, {"$set": body})
+            if result.matched_count:
+                return True
+
+    async def claim(self, checkout_id: str, order_id: str) -> str | None:
+        """Mark the checkout as turned into ``order_id`` unless another order has it.
+        Returns the order that holds it (``order_id`` itself when the claim succeeded or
+        had succeeded before), or None when the checkout is unknown."""
+        await self._checkouts.update_one({"_id": checkout_id, "orderedBy": None}, {"$set": {"orderedBy": order_id}})
+        document = await self._checkouts.find_one({"_id": checkout_id}, {"orderedBy": 1})
+        return document.get("orderedBy") if document else None
 
 
 class ParkedCreates:
-    """Create commands whose checkout is not known yet: kept until it arrives or the grace
-    period ends, so that waiting for one checkout never holds up other commands."""
+    """Create commands whose checkout is not known (or not paid) yet: kept until it arrives
+    or the intake clock passes their deadline, so that waiting for one checkout never holds
+    up other commands."""
 
     def __init__(self, db: Database) -> None:
         self._parked = db[PARKED_CREATES]
 
     async def park(self, command: OrderCreateCommand, deadline: datetime) -> None:
+        parked = ParkedCreate(checkout_id=command.checkout_id, deadline=deadline, command=command)
         with contextlib.suppress(DuplicateKeyError):  # parked before: keep the first deadline
-            await self._parked.insert_one(
-                {
-                    "_id": command.order_id,
-                    "checkoutId": command.checkout_id,
-                    "deadline": deadline,
-                    "command": command.model_dump(mode="python"),
-                }
-            )
+            await self._parked.insert_one({"_id": command.order_id, **parked.model_dump(mode="python")})
 
     async def for_checkout(self, checkout_id: str) -> list[OrderCreateCommand]:
-        return [
-            OrderCreateCommand.model_validate(d["command"])
-            async for d in self._parked.find({"checkoutId": checkout_id})
-        ]
+        return [ParkedCreate.model_validate(d).command async for d in self._parked.find({"checkoutId": checkout_id})]
 
-    async def expired(self, now: datetime, limit: int = 100) -> list[OrderCreateCommand]:
-        cursor = self._parked.find({"deadline": {"$lte": now}}).limit(limit)
-        return [OrderCreateCommand.model_validate(d["command"]) async for d in cursor]
+    async def due(self, clock: datetime, limit: int = 100) -> list[OrderCreateCommand]:
+        """Parked commands whose deadline the intake clock has passed."""
+        cursor = self._parked.find({"deadline": {"$lte": clock}}).limit(limit)
+        return [ParkedCreate.model_validate(d).command async for d in cursor]
 
     async def remove(self, order_id: str) -> None:
         await self._parked.delete_one({"_id": order_id})
+
+
+class CommandLog(CommandClaims):
+    """Every command's outcome. The writer takes a command (see ``CommandClaims``) before
+    acting on it and records what became of it."""
+
+    async def take(self, command_id: str, order_id: str, command_type: str, at: datetime) -> bool:
+        """Claim a command for the writer; False if the ingress abandoned it."""
+        return await self._claim(command_id, order_id, command_type, "taken", at) or (
+            await self._outcome(command_id) != "abandoned"
+        )
+
+    async def record(self, command_id: str, outcome: CommandOutcome, detail: str, at: datetime) -> None:
+        await self._log.update_one({"_id": command_id}, {"$set": {"outcome": outcome, "detail": detail, "at": at}})
+
+
+class CheckoutProgress:
+    """How far ``checkout.events`` has been read, per partition, across every writer."""
+
+    def __init__(self, db: Database) -> None:
+        self._progress = db[CHECKOUT_PROGRESS]
+
+    async def advance(self, read_through: dict[int, datetime]) -> None:
+        """Move partitions forward (never back: ``$max``), in one command."""
+        if read_through:
+            await self._progress.bulk_write(
+                [
+                    UpdateOne({"_id": partition}, {"$max": {"readThrough": at}}, upsert=True)
+                    for partition, at in read_through.items()
+                ],
+                ordered=False,
+            )
+
+    async def read_through(self) -> dict[int, datetime]:
+        return {
+            d["_id"]: CheckoutPartitionProgress.model_validate(d).read_through async for d in self._progress.find({})
+        }

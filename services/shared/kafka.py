@@ -15,7 +15,7 @@ from faststream.types import DecodedMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from schemas.topics import DLQ_REASON_HEADER, DLQ_SOURCE_TOPIC_HEADER, Topics
+from schemas.topics import DLQ_REASON_HEADER, DLQ_SOURCE_TOPIC_HEADER, TOPIC_PARTITIONS, Topics
 
 from .retry import KAFKA_UNAVAILABLE, MONGO_UNAVAILABLE, until_available
 from .settings import Settings
@@ -24,7 +24,6 @@ logger = logging.getLogger(__name__)
 
 M = TypeVar("M")
 JSON_HEADERS = {"content-type": "application/json"}
-TOPIC_PARTITIONS = 6
 
 
 async def keep_raw_body(message: StreamMessage[Any]) -> DecodedMessage:
@@ -77,6 +76,12 @@ async def ensure_topics(settings: Settings, partitions: int = TOPIC_PARTITIONS) 
         return missing
     finally:
         await admin.close()
+
+
+async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> list[int]:
+    """The partitions of ``topic`` as the cluster has them now (none if it does not exist)."""
+    [described] = await admin.describe_topics([topic])
+    return sorted(partition["partition"] for partition in described["partitions"])
 
 
 class PoisonMessage(Exception):

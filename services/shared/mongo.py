@@ -1,10 +1,14 @@
-"""MongoDB connection, collection names and indexes (MongoDB and FerretDB v1 alike)."""
+"""MongoDB connection and index creation (MongoDB and FerretDB v1 alike).
+
+Collections belong to the service that writes them; each declares its own indexes beside
+its store and creates only those (``prepare_database(db, INDEXES)``)."""
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from .retry import MONGO_UNAVAILABLE, until_available
@@ -14,37 +18,8 @@ logger = logging.getLogger(__name__)
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
-
-ORDERS = "orders"
-CHECKOUTS = "checkouts"
-IDEMPOTENCY_KEYS = "idempotency_keys"
-API_KEYS = "api_keys"
-MERCHANTS = "merchants"
-PARKED_CREATES = "parked_creates"
-COMMAND_LOG = "command_log"
-WEBHOOK_DELIVERIES = "webhook_deliveries"
-WEBHOOK_ATTEMPTS = "webhook_attempts"
-
-INDEXES: dict[str, list[list[tuple[str, int]]]] = {
-    ORDERS: [
-        [("merchantId", ASCENDING), ("createdAt", DESCENDING), ("id", DESCENDING)],
-        [("merchantId", ASCENDING), ("userId", ASCENDING), ("createdAt", DESCENDING)],
-        [("merchantId", ASCENDING), ("status", ASCENDING), ("createdAt", DESCENDING)],
-        [("merchantId", ASCENDING), ("idempotencyKey", ASCENDING)],
-        [("merchantId", ASCENDING), ("amount", ASCENDING)],
-        [("checkoutId", ASCENDING)],
-        [("createdAt", DESCENDING), ("id", DESCENDING)],
-        [("outboxSince", ASCENDING)],
-    ],
-    PARKED_CREATES: [[("checkoutId", ASCENDING)], [("deadline", ASCENDING)]],
-    WEBHOOK_DELIVERIES: [
-        [("state", ASCENDING), ("dueAt", ASCENDING)],
-        [("orderId", ASCENDING), ("createdAt", DESCENDING)],
-        [("batchId", ASCENDING)],
-    ],
-    WEBHOOK_ATTEMPTS: [[("orderId", ASCENDING), ("attemptedAt", DESCENDING)]],
-    API_KEYS: [[("merchantId", ASCENDING)]],
-}
+Indexes = Mapping[str, Sequence[Sequence[tuple[str, int]]]]
+"""Collection -> the key patterns of its indexes."""
 
 
 def open_database(settings: Settings) -> tuple[AsyncMongoClient[Document], Database]:
@@ -59,14 +34,14 @@ def open_database(settings: Settings) -> tuple[AsyncMongoClient[Document], Datab
     return client, client.get_default_database(default="orders")
 
 
-async def prepare_database(db: Database) -> None:
-    """Wait until the database answers (saying so in the log), then create the indexes."""
-    await until_available("MongoDB", lambda: ensure_indexes(db), MONGO_UNAVAILABLE)
+async def prepare_database(db: Database, indexes: Indexes) -> None:
+    """Wait until the database answers (saying so in the log), then create ``indexes``."""
+    await until_available("MongoDB", lambda: ensure_indexes(db, indexes), MONGO_UNAVAILABLE)
 
 
-async def connect(settings: Settings) -> tuple[AsyncMongoClient[Document], Database]:
+async def connect(settings: Settings, indexes: Indexes) -> tuple[AsyncMongoClient[Document], Database]:
     client, db = open_database(settings)
-    await prepare_database(db)
+    await prepare_database(db, indexes)
     return client, db
 
 
@@ -80,9 +55,9 @@ async def close_client(client: AsyncMongoClient[Document], timeout: float = 3.0)
         logger.info("the MongoDB client did not close within %.0fs; leaving its sockets to the OS", timeout)
 
 
-async def ensure_indexes(db: Database) -> None:
-    """Create the indexes the queries need; idempotent, run at every start-up."""
-    for collection, indexes in INDEXES.items():
-        for keys in indexes:
-            await db[collection].create_index(keys)
-    logger.info("indexes are in place")
+async def ensure_indexes(db: Database, indexes: Indexes) -> None:
+    """Create ``indexes``; idempotent, run at every start-up."""
+    for collection, patterns in indexes.items():
+        for keys in patterns:
+            await db[collection].create_index(list(keys))
+    logger.info("indexes of %s are in place", ", ".join(indexes) or "nothing")

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="", validation_alias="ORDERS_TOPIC_PREFIX")
     log_level: str = Field(default="INFO", validation_alias="ORDERS_LOG_LEVEL")
 
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, validation_alias="ORDERS_API_KEY_CACHE_SECONDS")
+    request_body_timeout_seconds: float = Field(
+        default=10.0, gt=0, validation_alias="ORDERS_REQUEST_BODY_TIMEOUT_SECONDS"
+    )
     publish_timeout_seconds: float = Field(default=5.0, gt=0, validation_alias="ORDERS_PUBLISH_TIMEOUT_SECONDS")
     checkout_grace_seconds: float = Field(default=30.0, ge=0, validation_alias="ORDERS_CHECKOUT_GRACE_SECONDS")
     writer_workers: int = Field(default=6, ge=1, validation_alias="ORDERS_WRITER_WORKERS")

@@ -10,8 +10,8 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
 from schemas.events import OrderEvent
-from services.shared.delivery_store import DeliveryStore
-from services.shared.kafka import consume_batch, ensure_topics, make_broker, start_broker
+from schemas.webhook_commands import ReplayDeadLetters
+from services.shared.kafka import consume, consume_batch, ensure_topics, make_broker, start_broker
 from services.shared.merchant_store import MerchantStore
 from services.shared.mongo import close_client, connect
 from services.shared.runtime import every, wait_for_stop_signal
@@ -19,13 +19,15 @@ from services.shared.settings import Settings
 
 from .sender import WebhookSender
 from .service import Dispatcher
+from .store import INDEXES, DeliveryStore
 
 logger = logging.getLogger(__name__)
 
 ORDER_EVENT = TypeAdapter(OrderEvent)
+REPLAY = TypeAdapter(ReplayDeadLetters)
 
 
-def subscribe(broker: KafkaBroker, dispatcher: Dispatcher, settings: Settings) -> None:
+def subscribe(broker: KafkaBroker, dispatcher: Dispatcher, store: DeliveryStore, settings: Settings) -> None:
     """Events are taken in batches and committed once their deliveries are queued (one
     write and one commit a batch); the attempts run on their own."""
 
@@ -41,9 +43,22 @@ def subscribe(broker: KafkaBroker, dispatcher: Dispatcher, settings: Settings) -
     async def on_order_events(message: KafkaMessage) -> None:
         await consume_batch(broker, message, ORDER_EVENT, dispatcher.take_events)
 
+    @broker.subscriber(
+        settings.topics.webhook_commands,
+        group_id=settings.topic_prefix + "orders-webhook-dispatcher.commands",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+    )
+    async def on_webhook_command(message: KafkaMessage) -> None:
+        async def replay(command: ReplayDeadLetters) -> None:
+            replayed = await store.replay(command.selector)
+            logger.info("replay %s: %d dead letters are due again", command.command_id, replayed)
+
+        await consume(broker, message, REPLAY, replay)
+
 
 async def run(settings: Settings) -> None:
-    client, db = await connect(settings)
+    client, db = await connect(settings, INDEXES)
     await ensure_topics(settings)
     sender = WebhookSender(
         timeout_seconds=settings.webhook_timeout_seconds,
@@ -51,9 +66,10 @@ async def run(settings: Settings) -> None:
         connections=settings.webhook_concurrency,
     )
     await sender.start()
-    dispatcher = Dispatcher(DeliveryStore(db), MerchantStore(db), sender, settings)
+    store = DeliveryStore(db)
+    dispatcher = Dispatcher(store, MerchantStore(db), sender, settings)
     broker = make_broker(settings)
-    subscribe(broker, dispatcher, settings)
+    subscribe(broker, dispatcher, store, settings)
     await start_broker(broker)
     loops = [
         asyncio.create_task(every(0.5, "taking due webhook deliveries", dispatcher.take_due)),

@@ -8,11 +8,9 @@ import asyncio
 import socket
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
+from aiohappyeyeballs import AddrInfoType
 
 from services.domain.webhooks import AttemptResult, is_forbidden_address, literal_address, sign
 
@@ -21,30 +19,19 @@ ABORT_HEADER = "webhook-delivery"
 ABORT_VALUE = "abort-message"
 
 
-class ForbiddenDestination(Exception):
-    pass
+class ForbiddenDestination(OSError):
+    """An OSError, so that the connector treats it as a failed connection attempt."""
 
 
-class PublicOnlyResolver(AbstractResolver):
-    """Resolves names, then refuses any that point inside the network. The connection is
-    made to the addresses checked here, so a host that re-binds its name between a check
-    and the connect cannot reach inside."""
-
-    def __init__(self) -> None:
-        self._resolver = DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._resolver.resolve(host, port, family)
-        for result in results:
-            address = literal_address(result["host"])
-            if address is None or is_forbidden_address(address):
-                raise ForbiddenDestination(f"{host} resolves to a forbidden address")
-        return results
-
-    async def close(self) -> None:
-        await self._resolver.close()
+def public_socket(addr_info: AddrInfoType) -> socket.socket:
+    """aiohttp's socket factory: called for every connection with the exact address it is
+    about to connect to (after DNS, for literal hosts in any notation, for every address a
+    name has), so nothing reaches inside the network however the URL spells its host."""
+    family, kind, proto, _, sockaddr = addr_info
+    address = literal_address(str(sockaddr[0]))
+    if address is None or is_forbidden_address(address):
+        raise ForbiddenDestination(f"{sockaddr[0]} is a forbidden address")
+    return socket.socket(family=family, type=kind, proto=proto)
 
 
 class WebhookSender:
@@ -59,7 +46,7 @@ class WebhookSender:
             limit=self._connections,
             limit_per_host=0,
             ttl_dns_cache=60,
-            resolver=None if self._allow_private else PublicOnlyResolver(),
+            socket_factory=None if self._allow_private else public_socket,
         )
         self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout, auto_decompress=False)
 
@@ -81,22 +68,12 @@ class WebhookSender:
         }
         started = time.perf_counter()
         try:
-            self._check_literal_destination(url)
             async with self._session.post(url, data=body, headers=headers, allow_redirects=False) as response:
                 await response.content.read(MAX_RESPONSE_BYTES)
                 abort = response.headers.get(ABORT_HEADER, "").lower() == ABORT_VALUE
                 return AttemptResult(response.status, _since(started), None, abort)
         except (TimeoutError, aiohttp.ClientError, ForbiddenDestination, OSError, ValueError) as error:
             return AttemptResult(None, _since(started), _error_class(error))
-
-    def _check_literal_destination(self, url: str) -> None:
-        """A literal address in the URL bypasses the resolver: check it here."""
-        if self._allow_private:
-            return
-        host = urlsplit(url).hostname or ""
-        address = literal_address(host)
-        if address is not None and is_forbidden_address(address):
-            raise ForbiddenDestination(f"{host} is a forbidden address")
 
 
 def _since(started: float) -> float:

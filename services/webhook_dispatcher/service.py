@@ -8,23 +8,27 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from schemas.base import utc_now
-from schemas.deliveries import DeliveryState, WebhookDelivery
 from schemas.events import OrderEvent
+from schemas.storage.webhooks import DeliveryState, WebhookAttempt, WebhookDelivery
 from services.domain.webhooks import after_attempt, delivery_id, url_for_logs, webhook_body
-from services.shared.delivery_store import NEVER, DeliveryStore, Outcomes, batch_ids
-from services.shared.merchant_store import MerchantStore
 from services.shared.settings import Settings
 
 from .breaker import CircuitBreakers
 from .limiter import KeyedLimiter
-from .sender import WebhookSender
+from .ports import DeliveryQueue, Sender, SigningSecrets
+from .store import NEVER, Outcomes, batch_ids
 
 logger = logging.getLogger(__name__)
 
 
 class Dispatcher:
     def __init__(
-        self, store: DeliveryStore, merchants: MerchantStore, sender: WebhookSender, settings: Settings
+        self,
+        store: DeliveryQueue,
+        merchants: SigningSecrets,
+        sender: Sender,
+        settings: Settings,
+        breakers: CircuitBreakers | None = None,
     ) -> None:
         self._store = store
         self._merchants = merchants
@@ -38,7 +42,9 @@ class Dispatcher:
         # elsewhere, keep theirs. The per-host limit only protects a host from a flood.
         self._url_slots = KeyedLimiter(settings.webhook_per_url_concurrency)
         self._host_slots = KeyedLimiter(settings.webhook_per_host_concurrency)
-        self._breakers = CircuitBreakers(settings.webhook_breaker_failures, settings.webhook_breaker_cooldown_seconds)
+        self._breakers = breakers or CircuitBreakers(
+            settings.webhook_breaker_failures, settings.webhook_breaker_cooldown_seconds
+        )
         self._outcomes = OutcomeRecorder(store)
         self._in_flight: set[asyncio.Task[None]] = set()
         # Back-pressure: past this many attempts in flight, consuming events waits.
@@ -112,20 +118,19 @@ class Dispatcher:
         attempts = delivery.attempts + 1
         step = after_attempt(result, attempts, self._schedule)
         now = utc_now()
-        outcome = {DeliveryState.DELIVERED: "delivered", DeliveryState.ABORTED: "aborted"}.get(step.state, "failed")
-        attempt = {
-            "deliveryId": delivery.id,
-            "eventId": delivery.event_id,
-            "orderId": delivery.order_id,
-            "merchantId": delivery.merchant_id,
-            "url": delivery.url,
-            "attempt": attempts,
-            "attemptedAt": now,
-            "statusCode": result.status_code,
-            "durationMs": result.duration_ms,
-            "error": result.error,
-            "outcome": outcome,
-        }
+        attempt = WebhookAttempt(
+            delivery_id=delivery.id,
+            event_id=delivery.event_id,
+            order_id=delivery.order_id,
+            merchant_id=delivery.merchant_id,
+            url=delivery.url,
+            attempt=attempts,
+            attempted_at=now,
+            status_code=result.status_code,
+            duration_ms=result.duration_ms,
+            error=result.error,
+            outcome={DeliveryState.DELIVERED: "delivered", DeliveryState.ABORTED: "aborted"}.get(step.state, "failed"),
+        )
         if step.state is DeliveryState.DELIVERED:
             await self._outcomes.add(attempt, delivered=(delivery.batch_id, delivery.id))
             return
@@ -179,7 +184,7 @@ class OutcomeRecorder:
     do the attempts and, through them, consumption. So attempts never run far ahead of the
     database: a lag longer than a lease would have them attempted twice."""
 
-    def __init__(self, store: DeliveryStore, max_unwritten: int = 2000) -> None:
+    def __init__(self, store: DeliveryQueue, max_unwritten: int = 2000) -> None:
         self._store = store
         self._gathered = Outcomes()
         self._room = asyncio.Semaphore(max_unwritten)
@@ -187,7 +192,7 @@ class OutcomeRecorder:
 
     async def add(
         self,
-        attempt: dict[str, Any] | None = None,
+        attempt: WebhookAttempt | None = None,
         *,
         delivered: tuple[str, str] | None = None,
         postponed: tuple[str, str, datetime] | None = None,

@@ -10,7 +10,7 @@ import uuid
 import httpx
 
 from schemas.checkout import CheckoutStatus
-from services.cli import demo_checkout
+from tests.support.demo import demo_checkout
 
 from .common import deployment, machine
 from .load import closed_loop, open_loop

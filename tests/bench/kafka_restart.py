@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from schemas.checkout import CheckoutStatus
-from services.cli import demo_checkout
+from tests.support.demo import demo_checkout
 from tests.support.receiver import WebhookReceiver
 from tests.support.stack import eventually
 

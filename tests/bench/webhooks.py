@@ -25,10 +25,10 @@ from aiokafka import AIOKafkaProducer
 from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
 from schemas.order import OrderStatus
-from services.cli import demo_checkout
 from services.domain.creation import build_order
 from services.domain.events import event_for
 from tests.support.commands import create_command
+from tests.support.demo import demo_checkout
 from tests.support.stack import free_port
 
 from .common import deployment, machine

@@ -10,7 +10,15 @@ from tests.support.infrastructure import Infrastructure, infrastructure
 from tests.support.receiver import WebhookReceiver
 from tests.support.stack import Stack
 
-pytestmark = pytest.mark.integration
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder talks to the real Kafka and MongoDB (``-m "not integration"``
+    leaves them out). A ``pytestmark`` in a conftest would mark nothing."""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,6 @@ import pytest
 from services.shared.merchant_store import Credentials
 from tests.support.stack import Stack, eventually
 
-pytestmark = pytest.mark.integration
-
 
 @dataclass
 class Fixture:

@@ -11,12 +11,11 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.domain.queries import parse_order_query
+from services.order_writer.queries import OrderQueries
+from services.order_writer.store import INDEXES
 from services.shared.mongo import Database, ensure_indexes
-from services.shared.order_store import OrderStore
 from tests.support.infrastructure import Infrastructure
 from tests.support.seed import SeededMerchant, seed_orders
-
-pytestmark = pytest.mark.integration
 
 # Enough orders that reading them all costs more than an index lookup, so a planner that
 # could use an index does (a few rows are read faster without one).
@@ -31,7 +30,7 @@ async def seeded(infra: Infrastructure) -> AsyncIterator[tuple[Database, dict[st
     )
     db = client.get_default_database()
     try:
-        await ensure_indexes(db)
+        await ensure_indexes(db, INDEXES)
         yield db, await seed_orders(db, MERCHANTS, ORDERS, users_per_merchant=100)
     finally:
         await client.drop_database(db.name)
@@ -53,7 +52,7 @@ async def test_lookup_is_served_by_an_index(seeded: tuple[Database, dict[str, Se
     merchant = known[MERCHANTS[0]]
     value = merchant.order_ids[17] if parameter == "filter.id" else merchant.user_ids[3]
     query = parse_order_query([(parameter, value)], admin=False)
-    store = OrderStore(db)
+    store = OrderQueries(db)
 
     plan = await store.explain(query, MERCHANTS[0])
     uses_index, reads_everything = access_paths(plan)

@@ -16,17 +16,18 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from schemas.base import utc_now
+from schemas.checkout import CheckoutStatus
 from schemas.commands import ConfirmOrder
-from services.shared.command_log import CommandLog
-from services.shared.delivery_store import DeliveryStore, Outcomes
-from services.shared.mongo import WEBHOOK_DELIVERIES, close_client, open_database
+from schemas.storage.webhooks import WEBHOOK_DELIVERIES
+from services.order_writer.claims import CommandClaims
+from services.shared.mongo import close_client, open_database
+from services.webhook_dispatcher.store import DeliveryStore, Outcomes
 from tests.support.commands import command_fields, create_command
+from tests.support.demo import demo_checkout
 from tests.support.infrastructure import Infrastructure
 from tests.support.proxy import TcpProxy
 from tests.support.receiver import WebhookReceiver
 from tests.support.stack import Stack, eventually, free_port
-
-pytestmark = pytest.mark.integration
 
 
 async def read_topic(stack: Stack, topic: str) -> list[Any]:
@@ -81,7 +82,13 @@ async def test_a_killed_writer_loses_no_accepted_order(own_stack: Stack, receive
     await own_stack.start()
     merchant = await own_stack.merchant()
     hook = receiver.url("ok", uuid.uuid4().hex)
-    checkouts = [await own_stack.checkout(merchant.merchant_id) for _ in range(40)]
+    checkouts = [demo_checkout(merchant.merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1) for _ in range(40)]
+    await own_stack.publish_many(own_stack.settings.topics.checkout_events, [(c, c.checkout.id) for c in checkouts])
+
+    async def all_in_view() -> bool:
+        return await own_stack.db.checkouts.count_documents({"checkout.merchantId": merchant.merchant_id}) == 40
+
+    await eventually(all_in_view)
     order_ids = await asyncio.gather(
         *(own_stack.create_order(merchant.api_key, c.checkout.id, webhookUrls=[hook]) for c in checkouts)
     )
@@ -89,6 +96,7 @@ async def test_a_killed_writer_loses_no_accepted_order(own_stack: Stack, receive
     await eventually(lambda: own_stack.db.orders.count_documents({}), interval=0.01)
     own_stack.processes["writer"].kill()
     stored_at_kill = await own_stack.db.orders.count_documents({})
+    assert stored_at_kill < len(order_ids), "the kill must land while the writer still has orders to store"
     own_stack.processes["writer"].start()
 
     for order_id in order_ids:
@@ -186,7 +194,7 @@ async def test_a_command_answered_503_never_takes_effect(stack: Stack) -> None:
     """When Kafka does not confirm a publish in time it may still have the message. The
     ingress then abandons the command before answering 503; the writer, finding it
     abandoned, ignores it. (The ingress's side is shown here by calling the same log.)"""
-    log = CommandLog(stack.db)
+    log = CommandClaims(stack.db)
     merchant = await stack.merchant()
     checkout = await stack.checkout(merchant.merchant_id)
     create = create_command(merchant.merchant_id, checkout.checkout.id)
@@ -219,7 +227,7 @@ async def test_abandoning_a_command_the_writer_took_reports_that_it_arrived(stac
     confirm = ConfirmOrder(**command_fields(merchant.merchant_id, order_id))
     await stack.publish(stack.settings.topics.order_commands, confirm, order_id)
     await stack.order(merchant.api_key, order_id, lambda o: o["status"] == "pending.confirmed")
-    assert not await CommandLog(stack.db).abandon(confirm.command_id, order_id, confirm.type, utc_now())
+    assert not await CommandClaims(stack.db).abandon(confirm.command_id, order_id, confirm.type, utc_now())
 
 
 async def test_bursts_of_updates_do_not_wedge_the_database(stack: Stack) -> None:

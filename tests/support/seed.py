@@ -1,4 +1,5 @@
-"""Many orders at once, straight into the database in the writer's own document format, for
+"""Many orders at once, straight into the database in the writer's own document format (its
+``order_document``, so exactly what the writer would have written), for
 benchmarks and for tests that need a table big enough for the query planner to matter."""
 
 import random
@@ -9,11 +10,12 @@ from datetime import timedelta
 from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
 from schemas.order import OrderStatus
-from services.cli import demo_checkout
+from schemas.storage.orders import ORDERS
 from services.domain.creation import build_order
-from services.shared.mongo import ORDERS, Database
-from services.shared.order_store import to_document
+from services.order_writer.store import order_document
+from services.shared.mongo import Database
 from tests.support.commands import create_command
+from tests.support.demo import demo_checkout
 
 STATUSES = [
     OrderStatus.CREATED,
@@ -50,7 +52,7 @@ async def seed_orders(
         record = build_order(command, checkout, OrderStatus.CREATED, now - timedelta(seconds=rng.randrange(90 * 86400)))
         record.status = rng.choice(STATUSES)
         known[merchant].order_ids.append(record.id)
-        batch.append(to_document(record) | {"outbox": [], "outboxSince": None, "appliedCommands": [command.command_id]})
+        batch.append(order_document(record, applied_commands=[command.command_id]))
         if len(batch) == BATCH:
             await db[ORDERS].insert_many(batch, ordered=False)
             batch = []

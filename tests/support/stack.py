@@ -2,6 +2,7 @@
 services as processes, and helpers to drive it the way its users do."""
 
 import asyncio
+import json
 import socket
 import time
 import uuid
@@ -10,16 +11,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from schemas.base import WireModel
 from schemas.checkout import CheckoutEvent, CheckoutStatus
-from services.cli import demo_checkout
+from services.ingress.idempotency_store import IdempotencyStore
+from services.order_writer.store import INDEXES as WRITER_INDEXES
+from services.shared.kafka import ensure_topics, topic_partitions
+from services.shared.merchant_store import INDEXES as REGISTRY_INDEXES
 from services.shared.merchant_store import Credentials, MerchantStore
 from services.shared.mongo import Database, ensure_indexes
 from services.shared.settings import Settings
+from services.webhook_dispatcher.store import INDEXES as DISPATCHER_INDEXES
+from tests.support.demo import demo_checkout
 
 from .infrastructure import Infrastructure
 from .processes import SERVICES, ServiceProcess, service_env
@@ -75,10 +81,12 @@ class Stack:
                 "MONGODB_URL": services_mongodb,
                 "ORDERS_HTTP_PORT": str(self.port),
                 "ORDERS_ALLOW_PRIVATE_WEBHOOKS": "true",
-                "ORDERS_CHECKOUT_GRACE_SECONDS": "3",
+                "ORDERS_CHECKOUT_GRACE_SECONDS": "1",
                 "ORDERS_WEBHOOK_RETRY_SCHEDULE": "0,0.3,0.6,1",
                 "ORDERS_WEBHOOK_TIMEOUT_SECONDS": "2",
                 "ORDERS_WRITER_WORKERS": "3",
+                "ORDERS_API_KEY_CACHE_SECONDS": "1",
+                "ORDERS_REQUEST_BODY_TIMEOUT_SECONDS": "1",
                 "ORDERS_LOG_LEVEL": "INFO",
             }
             | (overrides or {})
@@ -94,11 +102,12 @@ class Stack:
     async def start(self, *names: str, wait: bool = True) -> None:
         """Create the run's topics, then start the services named (all by default) and,
         unless ``wait`` is False, wait until the ingress is healthy."""
-        from services.shared.kafka import ensure_topics
 
         if self._producer is None:
             await ensure_topics(self.settings)
-            await ensure_indexes(self.db)
+            await ensure_indexes(
+                self.db, {**WRITER_INDEXES, **DISPATCHER_INDEXES, **REGISTRY_INDEXES, **IdempotencyStore.INDEXES}
+            )
             self._producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers, acks="all")
             await self._producer.start()
         for name in names or SERVICES:
@@ -141,12 +150,54 @@ class Stack:
     async def merchant(self, *, admin: bool = False) -> Credentials:
         return await MerchantStore(self.db).create_key(f"merchant-{uuid.uuid4().hex[:8]}", admin=admin)
 
+    async def publish_many(self, topic: str, messages: list[tuple[WireModel, str]]) -> None:
+        """Publish many messages at once (a backlog), and return once Kafka has them all."""
+        assert self._producer is not None
+        sent = [
+            await self._producer.send(
+                topic, m.model_dump_json().encode(), key=k.encode(), headers=[("content-type", b"application/json")]
+            )
+            for m, k in messages
+        ]
+        await asyncio.gather(*sent)
+
     async def publish(self, topic: str, message: WireModel | bytes, key: str) -> None:
         assert self._producer is not None
         value = message if isinstance(message, bytes) else message.model_dump_json().encode()
         await self._producer.send_and_wait(
             topic, value, key=key.encode(), headers=[("content-type", b"application/json")]
         )
+
+    async def topic_records(self, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+        """Every record on ``topic`` now: read from the beginning up to the end offsets taken
+        first, so a record Kafka acknowledged before the call is certainly among them."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in await topic_partitions(admin, topic)]
+        finally:
+            await admin.close()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            records: list[ConsumerRecord[bytes, bytes]] = []
+            while [p for p in partitions if await consumer.position(p) < ends[p]]:
+                for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                    records += batch
+            return records
+        finally:
+            await consumer.stop()
+
+    async def commands_of(self, merchant_id: str) -> list[dict[str, Any]]:
+        """The create commands on ``order.create`` for this merchant's orders."""
+        commands = [json.loads(r.value or b"{}") for r in await self.topic_records(self.settings.topics.order_create)]
+        return [c for c in commands if c.get("merchantId") == merchant_id]
 
     async def checkout(
         self,

@@ -21,7 +21,8 @@ from tests.factories import NOW, checkout, create_command
     ],
 )
 def test_creation_status(found: object, ordered_by: str | None, expected: OrderStatus) -> None:
-    assert creation_status(create_command(), found, ordered_by) is expected  # type: ignore[arg-type]
+    command = create_command()
+    assert creation_status(command.merchant_id, command.order_id, found, ordered_by) is expected  # type: ignore[arg-type]
 
 
 def test_an_order_is_built_from_its_checkout() -> None:

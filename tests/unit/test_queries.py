@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.domain.queries import Condition, QueryError, parse_order_query
-from services.shared.order_store import order_filter
+from services.order_writer.queries import order_filter
 
 
 def parse(*params: tuple[str, str], admin: bool = False) -> tuple[Condition, ...]:

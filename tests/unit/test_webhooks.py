@@ -8,8 +8,8 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from schemas.deliveries import DeliveryState
 from schemas.order import OrderStatus, ReturnStatus
+from schemas.storage.webhooks import DeliveryState
 from services.domain.events import event_for
 from services.domain.merchants import api_key_hash, new_api_key, new_webhook_secret
 from services.domain.webhooks import (

@@ -1,4 +1,4 @@
-"""Webhook deliveries and their attempts in MongoDB.
+"""The webhook-dispatcher's collections, which only it writes.
 
 ``webhook_deliveries`` is the work queue: every delivery not yet delivered, with its due
 time and lease (so a retry due in hours survives every restart, and a delivery whose
@@ -14,14 +14,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pymongo import DESCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from schemas.api import WebhookAttemptView
 from schemas.base import utc_now
-from schemas.deliveries import DeliveryState, WebhookDelivery
+from schemas.storage.webhooks import (
+    WEBHOOK_ATTEMPTS,
+    WEBHOOK_DELIVERIES,
+    DeliveryState,
+    WebhookAttempt,
+    WebhookDelivery,
+)
+from schemas.webhook_commands import DeadLetterSelector
+from services.shared.mongo import Database, Document, Indexes
 
-from .mongo import WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERIES, Database, Document
+from .queries import dead_letter_filter
+
+INDEXES: Indexes = {
+    WEBHOOK_DELIVERIES: [
+        [("state", ASCENDING), ("dueAt", ASCENDING)],
+        [("orderId", ASCENDING), ("createdAt", DESCENDING)],
+        [("batchId", ASCENDING)],
+    ],
+    WEBHOOK_ATTEMPTS: [[("orderId", ASCENDING), ("attemptedAt", DESCENDING)]],
+}
 
 # FerretDB v1 holds a database connection for every update of one write until the whole
 # write is done, and a write with more updates than its pool has connections never ends.
@@ -37,7 +53,7 @@ NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 class Outcomes:
     """What finished attempts change, gathered to be written together."""
 
-    attempts: list[Document] = field(default_factory=list)
+    attempts: list[WebhookAttempt] = field(default_factory=list)
     """Entries of the history."""
     delivered: list[tuple[str, str]] = field(default_factory=list)
     """(batch id, delivery id) of deliveries that leave the queue."""
@@ -120,7 +136,7 @@ class DeliveryStore:
         an ``_id $in``, so delivered and postponed ones go with one statement per batch,
         narrowed by ``batchId`` from an index; reschedules name one ``_id`` each."""
         if outcomes.attempts:
-            await self._attempts.insert_many(outcomes.attempts, ordered=False)
+            await self._attempts.insert_many([a.model_dump(mode="python") for a in outcomes.attempts], ordered=False)
         deletes: dict[str, list[str]] = defaultdict(list)
         for batch_id, delivery_id in outcomes.delivered:
             deletes[batch_id].append(delivery_id)
@@ -143,40 +159,10 @@ class DeliveryStore:
             chunk = outcomes.rescheduled[start : start + UPDATES_PER_WRITE]
             await self._deliveries.bulk_write([UpdateOne({"_id": i}, {"$set": u}) for i, u in chunk], ordered=False)
 
-    async def attempts(self, order_id: str, page: int, page_size: int) -> tuple[list[WebhookAttemptView], int]:
-        cursor = (
-            self._attempts.find({"orderId": order_id})
-            .sort([("attemptedAt", DESCENDING), ("attempt", DESCENDING)])
-            .skip((page - 1) * page_size)
-            .limit(page_size)
-        )
-        views = [WebhookAttemptView.model_validate(d) async for d in cursor]
-        return views, await self._attempts.count_documents({"orderId": order_id})
-
-    async def dead_letters(self, limit: int = 100) -> list[WebhookDelivery]:
-        cursor = self._deliveries.find({"state": DeliveryState.DEAD.value}).sort("createdAt", DESCENDING).limit(limit)
-        return [_from_document(d) async for d in cursor]
-
-    async def replay(
-        self,
-        *,
-        delivery_id: str | None = None,
-        order_id: str | None = None,
-        url: str | None = None,
-        since: datetime | None = None,
-    ) -> int:
-        """Give dead-lettered deliveries a new run of the schedule, starting now."""
-        criteria: Document = {"state": DeliveryState.DEAD.value}
-        if delivery_id is not None:
-            criteria["_id"] = delivery_id
-        if order_id is not None:
-            criteria["orderId"] = order_id
-        if url is not None:
-            criteria["url"] = url
-        if since is not None:
-            criteria["createdAt"] = {"$gte": since}
+    async def replay(self, selector: DeadLetterSelector) -> int:
+        """Give the dead letters ``selector`` names a new run of the schedule, starting now."""
         result = await self._deliveries.update_many(
-            criteria,
+            dead_letter_filter(selector),
             {"$set": {"state": DeliveryState.PENDING.value, "attempts": 0, "dueAt": utc_now(), "leaseUntil": NEVER}},
         )
         return result.modified_count

@@ -1,19 +1,17 @@
-"""Orders in MongoDB: one document per order, its returns and its unpublished events
-(the outbox) inside it, so every change is a single atomic document write."""
+"""The read side the order-writer publishes: the only way other services (the ingress)
+read its orders and checkouts. Nothing here writes."""
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.cursor import AsyncCursor
-from pymongo.errors import DuplicateKeyError
 
-from schemas.events import OrderEvent
+from schemas.checkout import Checkout
 from schemas.order import OrderRecord
+from schemas.storage.orders import CHECKOUTS, ORDERS, CheckoutDocument
 from services.domain.queries import Condition, OrderQuery, expand_status
-
-from .mongo import ORDERS, Database, Document
+from services.shared.mongo import Database, Document
 
 _INTERNAL_FIELDS = {"_id": 0, "outbox": 0, "appliedCommands": 0, "outboxSince": 0}
 _STORED_AS = {"id": "_id"}
@@ -59,19 +57,11 @@ def _clause(condition: Condition) -> Document:
     return {_OPERATORS[operator]: values[0]}
 
 
-def to_document(record: OrderRecord) -> Document:
-    return {"_id": record.id, **record.model_dump(mode="python")}
-
-
 def from_document(document: Document) -> OrderRecord:
     return OrderRecord.model_validate({k: v for k, v in document.items() if k not in _INTERNAL_FIELDS})
 
 
-def event_document(event: OrderEvent) -> Document:
-    return event.model_dump(mode="python")
-
-
-class OrderStore:
+class OrderQueries:
     def __init__(self, db: Database) -> None:
         self._orders = db[ORDERS]
 
@@ -113,53 +103,15 @@ class OrderStore:
             .limit(query.page_size)
         )
 
-    async def get_with_state(self, order_id: str) -> tuple[OrderRecord, list[str], list[OrderEvent]] | None:
-        """An order with the ids of the commands applied to it and its unpublished events."""
-        document = await self._orders.find_one({"_id": order_id})
+
+class CheckoutQueries:
+    def __init__(self, db: Database) -> None:
+        self._checkouts = db[CHECKOUTS]
+
+    async def get(self, checkout_id: str) -> tuple[Checkout, str | None] | None:
+        """The checkout and the order it was turned into, if any."""
+        document = await self._checkouts.find_one({"_id": checkout_id})
         if document is None:
             return None
-        outbox = [OrderEvent.model_validate(e) for e in document.get("outbox", [])]
-        return from_document(document), list(document.get("appliedCommands", [])), outbox
-
-    async def insert(self, record: OrderRecord, event: OrderEvent, command_id: str) -> bool:
-        """Store a new order with its first event in the outbox; False if it exists."""
-        document = to_document(record) | {
-            "outbox": [event_document(event)],
-            "outboxSince": event.occurred_at,
-            "appliedCommands": [command_id],
-        }
-        try:
-            await self._orders.insert_one(document)
-        except DuplicateKeyError:
-            return False
-        return True
-
-    async def replace(
-        self, previous_version: int, record: OrderRecord, event: OrderEvent, command_id: str, outbox_since: datetime
-    ) -> bool:
-        """Store a changed order if nobody changed it since ``previous_version`` (optimistic
-        concurrency); its event joins the outbox in the same write."""
-        result = await self._orders.update_one(
-            {"_id": record.id, "version": previous_version},
-            {
-                "$set": {k: v for k, v in to_document(record).items() if k != "_id"} | {"outboxSince": outbox_since},
-                "$push": {"outbox": event_document(event), "appliedCommands": command_id},
-            },
-        )
-        return result.matched_count == 1
-
-    async def clear_outbox(self, order_id: str, version: int) -> bool:
-        """Forget the outbox once Kafka has its events, if the order is still at the version
-        whose outbox was published; after a newer change its events stay, and are sent
-        again with the next ones (same event ids: consumers dedupe). A plain conditional
-        ``$set``, which MongoDB and FerretDB v1 treat alike (FerretDB v1 ignores ``$pull``
-        with a condition)."""
-        result = await self._orders.update_one(
-            {"_id": order_id, "version": version}, {"$set": {"outbox": [], "outboxSince": None}}
-        )
-        return result.matched_count == 1
-
-    async def with_unpublished_events(self, older_than: datetime, limit: int) -> list[str]:
-        """Ids of orders whose outbox has held events since before ``older_than``."""
-        cursor = self._orders.find({"outboxSince": {"$lte": older_than}}, {"_id": 1}).limit(limit)
-        return [d["_id"] async for d in cursor]
+        stored = CheckoutDocument.model_validate(document)
+        return stored.checkout, stored.ordered_by

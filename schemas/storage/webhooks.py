@@ -1,8 +1,14 @@
-"""Webhook deliveries as the dispatcher stores them: one per event and URL."""
+"""The webhook-dispatcher's documents: the delivery queue (one per event and URL) and the
+append-only history of attempts."""
 
 from enum import StrEnum
+from typing import Literal
 
 from schemas.base import Timestamp, WireModel
+
+WEBHOOK_DELIVERIES = "webhook_deliveries"
+WEBHOOK_ATTEMPTS = "webhook_attempts"
+AttemptOutcome = Literal["delivered", "failed", "aborted"]
 
 
 class DeliveryState(StrEnum):
@@ -34,3 +40,19 @@ class WebhookDelivery(WireModel):
     """The batch that last took the delivery up: queued together from a batch of events, or
     claimed together for a retry (at most 100 each). Delivered ones leave the queue a batch at
     a time, with a filter on this field that FerretDB, unlike ``_id $in``, serves from an index."""
+
+
+class WebhookAttempt(WireModel):
+    """One attempt, as merchants read it back (``GET /orders/{id}/webhook-deliveries``)."""
+
+    delivery_id: str
+    event_id: str
+    order_id: str
+    merchant_id: str
+    url: str
+    attempt: int
+    attempted_at: Timestamp
+    status_code: int | None
+    duration_ms: float
+    error: str | None
+    outcome: AttemptOutcome

@@ -1,0 +1,36 @@
+"""``webhook.commands``: requests to the webhook-dispatcher (key = command id)."""
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from schemas.base import StrictWireModel, Timestamp, WireModel
+from schemas.values import Text
+
+
+class DeadLetterSelector(StrictWireModel):
+    """Which dead letters: at least one selector, or ``all: true`` (an empty selector must
+    not name every merchant's dead letters by accident). Also the body of the admin API's
+    ``POST /admin/webhook-dead-letters/replay``."""
+
+    delivery_id: Text | None = None
+    order_id: Text | None = None
+    url: Text | None = None
+    since: Timestamp | None = None
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> "DeadLetterSelector":
+        chosen = [self.delivery_id, self.order_id, self.url, self.since]
+        if self.all == any(value is not None for value in chosen):
+            raise ValueError("give deliveryId, orderId, url or since, or else all: true (not both)")
+        return self
+
+
+class ReplayDeadLetters(WireModel):
+    """Deliver the selected dead letters again, each with a new run of the retry schedule."""
+
+    type: Literal["webhooks.replay"] = "webhooks.replay"
+    command_id: str
+    selector: DeadLetterSelector
+    requested_at: Timestamp

@@ -1,0 +1,93 @@
+"""The API document as the service behaves: every error an operation can answer, as
+``application/problem+json``; the query parameters of ``GET /orders``, which the handler
+parses itself; the bearer scheme. A test runs schemathesis against it."""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from schemas.api import ProblemDetails
+from services.domain.queries import (
+    ADMIN_ONLY_FIELDS,
+    DEFAULT_PAGE_SIZE,
+    FILTER_FIELDS,
+    MAX_PAGE_SIZE,
+    ORDERED_KINDS,
+    SORTS,
+)
+
+from .problems import PROBLEM_JSON, TITLES
+
+_PROBLEM = {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+
+
+def _errors(method: str, path: str, operation: dict[str, Any]) -> set[int]:
+    """What an operation can answer besides success: 400 (a malformed request), 401 (no
+    valid key) and 503 (Kafka or the database out of reach) anywhere; 408, 413 and 422
+    where there is a body; 404 where an order, a checkout or an admin route is named; 409
+    where a command meets the order's (or the key's) state."""
+    statuses = {400, 401, 503}
+    if "requestBody" in operation:
+        statuses |= {408, 413, 422}
+    if "{order_id}" in path or path.startswith("/admin/") or (method == "post" and path == "/orders"):
+        statuses.add(404)
+    if method == "post" and (path == "/orders" or "{order_id}/" in path):
+        statuses |= {409, 422}
+    return statuses
+
+
+def _order_query_parameters() -> list[dict[str, Any]]:
+    equality = "`<value>` or `$eq|$ne|$in|$nin:<value>[,<value>…]`"
+    filters = [
+        {
+            "name": f"filter.{field}",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": (f"{equality}, or `$gt|$gte|$lt|$lte:<value>`" if kind in ORDERED_KINDS else equality)
+            + (" (admin keys only)" if field in ADMIN_ONLY_FIELDS else ""),
+        }
+        for field, kind in FILTER_FIELDS.items()
+    ]
+    return [
+        *filters,
+        {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "default": 1}},
+        {
+            "name": "pageSize",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+        },
+        {
+            "name": "sort",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": list(SORTS), "default": "-createdAt"},
+        },
+    ]
+
+
+def describe_api(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        problem = ProblemDetails.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+        schemas.update(problem.pop("$defs", {}))
+        schemas["ProblemDetails"] = problem
+        for path, item in document["paths"].items():
+            for method, operation in item.items():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                for status in sorted(_errors(method, path, operation)):
+                    responses[str(status)] = {"description": TITLES[status], "content": {PROBLEM_JSON: _PROBLEM}}
+                if method == "get" and path == "/orders":
+                    operation["parameters"] = _order_query_parameters()
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,59 @@
+"""What the order-writer's use cases need from the world, as small interfaces: MongoDB
+adapters implement them in production (``store.py``, ``intake.py``), in-memory fakes in the
+unit tests (``tests/fakes.py``)."""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Protocol
+
+from schemas.checkout import Checkout
+from schemas.commands import OrderCreateCommand
+from schemas.events import OrderEvent
+from schemas.order import OrderRecord
+from schemas.storage.orders import CommandOutcome
+
+PublishEvent = Callable[[OrderEvent], Awaitable[None]]
+
+
+class Orders(Protocol):
+    async def get_with_state(self, order_id: str) -> tuple[OrderRecord, list[str], list[OrderEvent]] | None: ...
+
+    async def insert(self, record: OrderRecord, event: OrderEvent, command_id: str) -> bool: ...
+
+    async def replace(
+        self, previous_version: int, record: OrderRecord, event: OrderEvent, command_id: str, outbox_since: datetime
+    ) -> bool: ...
+
+    async def clear_outbox(self, order_id: str, version: int) -> bool: ...
+
+    async def with_unpublished_events(self, older_than: datetime, limit: int) -> list[str]: ...
+
+
+class Checkouts(Protocol):
+    async def get(self, checkout_id: str) -> tuple[Checkout, str | None] | None: ...
+
+    async def apply(self, incoming: Checkout) -> bool: ...
+
+    async def claim(self, checkout_id: str, order_id: str) -> str | None: ...
+
+
+class Parked(Protocol):
+    async def park(self, command: OrderCreateCommand, deadline: datetime) -> None: ...
+
+    async def for_checkout(self, checkout_id: str) -> list[OrderCreateCommand]: ...
+
+    async def due(self, clock: datetime, limit: int = 100) -> list[OrderCreateCommand]: ...
+
+    async def remove(self, order_id: str) -> None: ...
+
+
+class Commands(Protocol):
+    async def take(self, command_id: str, order_id: str, command_type: str, at: datetime) -> bool: ...
+
+    async def record(self, command_id: str, outcome: CommandOutcome, detail: str, at: datetime) -> None: ...
+
+
+class IntakeClock(Protocol):
+    async def clock(self) -> datetime | None:
+        """Every checkout event produced before this moment has been read; None if unknown."""
+        ...

@@ -1,0 +1,284 @@
+"""The ingress's request handling (gate, validation, read-view checks, idempotency,
+publishing) through its real ASGI app, over in-memory fakes of what it reads and publishes.
+
+Every refused request is checked to have changed nothing: no idempotency key reserved,
+no command published."""
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from starlette.types import Message
+
+from schemas.checkout import CheckoutStatus
+from services.ingress.app import Ingress, create_app
+from services.shared.merchant_store import Principal
+from services.shared.settings import Settings
+from tests.factories import checkout
+from tests.fakes import (
+    FakeCheckouts,
+    FakeCommandLog,
+    FakeDeliveryReads,
+    FakeIdempotency,
+    FakeKeys,
+    FakeOrders,
+    FakePublisher,
+)
+
+KEY, ADMIN_KEY = "key-m1", "key-admin"
+ORDER_CREATE = "order.create"
+
+
+class Api:
+    def __init__(self, *, publisher: FakePublisher | None = None, **settings: str) -> None:
+        self.settings = Settings.model_validate({"ORDERS_REQUEST_BODY_TIMEOUT_SECONDS": "0.2"} | settings)
+        self.orders = FakeOrders()
+        self.checkouts = FakeCheckouts(checkout(CheckoutStatus.PAID))
+        self.idempotency = FakeIdempotency()
+        self.log = FakeCommandLog()
+        self.publisher = publisher or FakePublisher()
+        self.app = create_app(self.settings)
+        self.app.state.ingress = Ingress(
+            self.settings,
+            self.orders,
+            self.checkouts,
+            FakeKeys({KEY: Principal("m1", admin=False), ADMIN_KEY: Principal("ops", admin=True)}),
+            self.idempotency,
+            FakeDeliveryReads(),
+            self.log,
+            self.publisher,
+        )
+
+    def client(self, key: str | None = KEY) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.AsyncClient(transport=httpx.ASGITransport(self.app), base_url="http://ingress", headers=headers)
+
+    async def post(self, path: str, body: Any, key: str | None = KEY) -> httpx.Response:
+        async with self.client(key) as client:
+            return await client.post(path, json=body)
+
+    def assert_nothing_changed(self) -> None:
+        assert self.idempotency.reserved == {}
+        assert self.publisher.sent == []
+
+
+@pytest.fixture
+def api() -> Api:
+    return Api()
+
+
+async def test_a_valid_create_is_published_keyed_by_its_order_id(api: Api) -> None:
+    response = await api.post("/orders", {"checkoutId": "c1", "idempotencyKey": "k1", "meta": {"a": [1, {"b": []}]}})
+    assert response.status_code == 200, response.text
+    [(topic, key, command)] = api.publisher.sent
+    assert (topic, key) == (ORDER_CREATE, response.json()["id"])
+    assert command.model_dump()["meta"] == {"a": [1, {"b": []}]}
+
+
+async def test_a_retry_gets_the_same_order_and_another_body_with_the_key_gets_409(api: Api) -> None:
+    first = await api.post("/orders", {"checkoutId": "c1", "idempotencyKey": "k1"})
+    again = await api.post("/orders", {"checkoutId": "c1", "idempotencyKey": "k1"})
+    other = await api.post("/orders", {"checkoutId": "c1", "idempotencyKey": "k1", "paymentReference": "x"})
+    assert first.json() == again.json()
+    assert other.status_code == 409
+    assert len(api.publisher.sent) == 2
+
+
+@pytest.mark.parametrize(
+    ("found", "status"),
+    [
+        (checkout(CheckoutStatus.EXPIRED, version=2), 422),
+        (checkout(CheckoutStatus.OPEN, version=2), 422),
+        (checkout(CheckoutStatus.PAID, merchant_id="m2"), 404),
+    ],
+)
+async def test_the_read_view_refuses_what_it_knows_the_writer_would_fail(api: Api, found: Any, status: int) -> None:
+    api.checkouts.stored["c1"] = (found, None)
+    response = await api.post("/orders", {"checkoutId": "c1", "idempotencyKey": "k1"})
+    assert (response.status_code, response.json()["errors"][0]["field"]) == (status, "checkoutId")
+    api.assert_nothing_changed()
+
+
+async def test_an_ordered_checkout_is_409(api: Api) -> None:
+    api.checkouts.stored["c1"] = (checkout(CheckoutStatus.PAID), "another-order")
+    assert (await api.post("/orders", {"checkoutId": "c1"})).status_code == 409
+    api.assert_nothing_changed()
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+HOSTILE_BODIES = {
+    "nested array in meta": {"checkoutId": "c1", "meta": {"a": [[1, 2]]}},
+    "meta key with $": {"checkoutId": "c1", "meta": {"$where": 1}},
+    "meta key with a dot": {"checkoutId": "c1", "meta": {"a.b": 1}},
+    "NUL in checkoutId": {"checkoutId": "c\x001"},
+    "NUL in idempotencyKey": {"checkoutId": "c1", "idempotencyKey": "k\x00"},
+    "NUL in paymentReference": {"checkoutId": "c1", "paymentReference": "\x00"},
+    "NUL in a meta key": {"checkoutId": "c1", "meta": {"a\x00": 1}},
+    "NUL in a meta value": {"checkoutId": "c1", "meta": {"a": ["x\x00"]}},
+    "2**63 in meta": {"checkoutId": "c1", "meta": {"a": 2**63}},
+    "10**30 in meta": {"checkoutId": "c1", "meta": {"a": 10**30}},
+    "meta 200 deep": {"checkoutId": "c1", "meta": _deep(200)},
+    "meta 900 deep": {"checkoutId": "c1", "meta": _deep(900)},
+    "NUL in a webhook URL": {"checkoutId": "c1", "webhookUrls": ["https://example.com/\x00"]},
+}
+RAW_BODIES = {
+    "NaN in meta": b'{"checkoutId": "c1", "meta": {"a": NaN}}',
+    "Infinity in meta": b'{"checkoutId": "c1", "meta": {"a": -Infinity}}',
+    "1e400 in meta": b'{"checkoutId": "c1", "meta": {"a": 1e400}}',
+    "lone surrogate in meta": b'{"checkoutId": "c1", "meta": {"a": "\\ud800"}}',
+    "lone surrogate in a meta key": b'{"checkoutId": "c1", "meta": {"\\udfff": 1}}',
+    "lone surrogate as an unknown field": b'{"checkoutId": "c1", "\\ud800": 1}',
+    "meta 5000 deep": b'{"checkoutId": "c1", "meta": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001,
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
+async def test_what_no_store_can_hold_is_refused_before_anything_is_reserved(api: Api, body: Any) -> None:
+    """Items 1, 3 and 5 of the hardening issue: each of these was answered 200 (and then
+    dead-lettered, the checkout blocked) or 500."""
+    response = await api.post("/orders", body | {"idempotencyKey": "k1"} if "idempotencyKey" not in body else body)
+    assert response.status_code in (400, 422), response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    api.assert_nothing_changed()
+
+
+@pytest.mark.parametrize("raw", RAW_BODIES.values(), ids=RAW_BODIES.keys())
+async def test_json_that_no_store_can_hold_is_refused(api: Api, raw: bytes) -> None:
+    async with api.client() as client:
+        response = await client.post("/orders", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code in (400, 422), response.text
+    json.loads(response.content)  # the problem itself is always valid JSON
+    api.assert_nothing_changed()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://①②⑦.0.0.1:8080/",
+        "http://１２７.０.０.１/",
+        "http://127。0。0。1/",
+        "http://100.64.0.1/",
+        "http://[2002:a9fe:a9fe::1]/",
+    ],
+)
+async def test_internal_webhook_destinations_are_refused_however_spelled(api: Api, url: str) -> None:
+    response = await api.post("/orders", {"checkoutId": "c1", "webhookUrls": [url]})
+    assert (response.status_code, response.json()["errors"][0]["field"]) == (422, "webhookUrls[0]")
+    api.assert_nothing_changed()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "filter.userId=a%00b",
+        "filter.createdAt=$gt:0001-01-01T00:00:00%2B05:00",
+        "filter.createdAt=$lt:9999-12-31T23:59:59-05:00",
+    ],
+)
+async def test_bad_filters_are_400_naming_the_parameter(api: Api, query: str) -> None:
+    async with api.client() as client:
+        response = await client.get(f"/orders?{query}")
+    assert (response.status_code, response.json()["errors"][0]["field"]) == (400, query.split("=")[0])
+
+
+@pytest.mark.parametrize("path", ["/orders/a%00b", "/orders/a%00b/confirm", "/orders/a%00b/webhook-deliveries"])
+async def test_an_id_that_is_no_order_id_is_404_without_a_lookup(api: Api, path: str) -> None:
+    async with api.client() as client:
+        response = await (client.get(path) if "confirm" not in path else client.post(path))
+    assert response.status_code == 404
+
+
+async def test_replaying_dead_letters_needs_an_explicit_selector(api: Api) -> None:
+    """Item 10: an empty body used to replay every merchant's dead letters."""
+    assert (await api.post("/admin/webhook-dead-letters/replay", {}, key=ADMIN_KEY)).status_code == 422
+    assert api.publisher.sent == []
+    assert (await api.post("/admin/webhook-dead-letters/replay", {"all": True}, key=KEY)).status_code == 404
+    response = await api.post("/admin/webhook-dead-letters/replay", {"all": True}, key=ADMIN_KEY)
+    assert (response.status_code, response.json()) == (202, {"replayed": 3})
+    [(topic, _, command)] = api.publisher.sent
+    assert topic == api.settings.topics.webhook_commands
+    assert command.model_dump()["selector"]["all"] is True
+
+
+async def test_options_and_405_name_every_method_of_the_path(api: Api) -> None:
+    async with api.client() as client:
+        options = await client.options("/orders")
+        put = await client.put("/orders")
+    assert (options.status_code, options.headers["allow"]) == (204, "GET, POST, OPTIONS")
+    assert (put.status_code, put.headers["allow"]) == (405, "GET, POST")
+
+
+async def test_a_create_kafka_did_not_confirm_is_503_and_abandoned() -> None:
+    api = Api(publisher=FakePublisher(fail=True))
+    response = await api.post("/orders", {"checkoutId": "c1"})
+    assert (response.status_code, response.headers["retry-after"]) == (503, "5")
+    assert [outcome for outcome, _ in api.log.outcomes.values()] == ["abandoned"]
+
+
+async def _raw_request(api: Api, headers: list[tuple[bytes, bytes]], body_arrives: bool) -> list[Message]:
+    """Call the app as a server would, for a POST announcing 100 bytes of body; the body
+    comes only if ``body_arrives``, else the client goes silent."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        if body_arrives:
+            return {"type": "http.request", "body": b'{"checkoutId": "c1"}', "more_body": False}
+        await asyncio.Event().wait()  # a client that never sends its body
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/orders",
+        "raw_path": b"/orders",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-length", b"100"), (b"content-type", b"application/json"), *headers],
+        "client": ("127.0.0.1", 1),
+        "server": ("ingress", 80),
+    }
+    await asyncio.wait_for(api.app(scope, receive, send), timeout=10)
+    return sent
+
+
+async def test_a_request_without_a_key_is_refused_before_its_body_is_read(api: Api) -> None:
+    """Item 4: the body was read (without a time limit) before authentication."""
+    sent = await _raw_request(api, [], body_arrives=False)
+    assert sent[0]["status"] == 401
+
+
+async def test_a_body_that_does_not_arrive_in_time_is_408(api: Api) -> None:
+    sent = await _raw_request(api, [(b"authorization", f"Bearer {KEY}".encode())], body_arrives=False)
+    assert sent[0]["status"] == 408
+    api.assert_nothing_changed()
+
+
+async def test_the_api_document_declares_what_the_service_answers(api: Api) -> None:
+    """Item 9: every operation documents its errors as problem+json, the query parameters
+    of GET /orders and the bearer scheme."""
+    async with api.client(None) as client:
+        document = (await client.get("/openapi.json")).json()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            errors = {code for code in operation["responses"] if code >= "400"}
+            assert {"400", "401"} <= errors, (method, path)
+            for code in errors:
+                assert "application/problem+json" in operation["responses"][code]["content"], (method, path, code)
+    names = {p["name"] for p in document["paths"]["/orders"]["get"]["parameters"]}
+    assert {"filter.status", "filter.amount", "page", "pageSize", "sort"} <= names

@@ -1,0 +1,144 @@
+"""The order-writer's use cases (create an order, apply a command, decide waiting creates)
+against in-memory fakes: what is stored, what is published, and what is not."""
+
+from datetime import timedelta
+
+from schemas.checkout import CheckoutEvent, CheckoutStatus
+from schemas.commands import CancelOrder, ConfirmOrder, ShipOrder
+from schemas.order import OrderStatus
+from services.order_writer.service import OrderWriter
+from tests.factories import NOW, POLICY, checkout, create_command
+from tests.fakes import FakeCheckouts, FakeCommandLog, FakeIntakeClock, FakeOrders, FakeParked, PublishedEvents
+
+GRACE = timedelta(seconds=30)
+
+
+class Writer:
+    """An OrderWriter over fakes, with the fakes at hand."""
+
+    def __init__(self, *known: CheckoutStatus) -> None:
+        self.orders = FakeOrders()
+        self.checkouts = FakeCheckouts(*(checkout(status) for status in known))
+        self.parked = FakeParked()
+        self.log = FakeCommandLog()
+        self.published = PublishedEvents()
+        self.intake = FakeIntakeClock()
+        self.use_cases = OrderWriter(
+            self.orders,
+            self.checkouts,
+            self.parked,
+            self.log,
+            self.published,
+            self.intake,
+            checkout_grace=GRACE,
+            return_policy=POLICY,
+        )
+
+    def status(self, order_id: str = "o1") -> OrderStatus:
+        return self.orders.stored[order_id][0].status
+
+
+async def test_a_paid_checkout_becomes_an_order_announced_once() -> None:
+    writer = Writer(CheckoutStatus.PAID)
+    await writer.use_cases.create_order(create_command())
+    assert writer.status() is OrderStatus.CREATED
+    assert [(e.order_id, e.version, e.order.status) for e in writer.published.events] == [
+        ("o1", 1, OrderStatus.CREATED)
+    ]
+    assert writer.orders.stored["o1"][2] == []  # the outbox is cleared once published
+    assert writer.log.outcomes["cmd-create"] == ("applied", OrderStatus.CREATED.value)
+
+
+async def test_a_redelivered_create_makes_no_second_order_or_event() -> None:
+    writer = Writer(CheckoutStatus.PAID)
+    await writer.use_cases.create_order(create_command())
+    await writer.use_cases.create_order(create_command())
+    assert len(writer.orders.stored) == 1
+    assert len(writer.published.events) == 1
+
+
+async def test_a_second_order_for_one_checkout_fails_as_already_ordered() -> None:
+    writer = Writer(CheckoutStatus.PAID)
+    await writer.use_cases.create_order(create_command())
+    await writer.use_cases.create_order(create_command(command_id="cmd-2", order_id="o2", idempotency_key="k2"))
+    assert (writer.status("o1"), writer.status("o2")) == (OrderStatus.CREATED, OrderStatus.CHECKOUT_ALREADY_ORDERED)
+
+
+async def test_a_command_the_ingress_abandoned_has_no_effect() -> None:
+    writer = Writer(CheckoutStatus.PAID)
+    assert await writer.log.abandon("cmd-create", "o1", "order.create", NOW)
+    await writer.use_cases.create_order(create_command())
+    assert writer.orders.stored == {}
+    assert writer.published.events == []
+
+
+async def test_an_unknown_checkout_waits_for_the_intake_clock_not_the_wall_clock() -> None:
+    """Item 7 of the hardening issue: the wait ends when checkout.events has been read up
+    to the grace period after the request, however long that takes."""
+    writer = Writer()
+    await writer.use_cases.create_order(create_command())
+    assert writer.orders.stored == {}
+    assert "o1" in writer.parked.parked
+
+    for reading in (None, NOW + GRACE - timedelta(milliseconds=1)):  # unknown, then not far enough
+        writer.intake.now = reading
+        await writer.use_cases.decide_overdue()
+        assert writer.orders.stored == {}
+
+    writer.intake.now = NOW + GRACE
+    await writer.use_cases.decide_overdue()
+    assert writer.status() is OrderStatus.CHECKOUT_NOT_FOUND
+    assert writer.parked.parked == {}
+    assert [e.order.status for e in writer.published.events] == [OrderStatus.CHECKOUT_NOT_FOUND]
+
+
+async def test_a_waiting_create_is_made_when_its_checkout_arrives() -> None:
+    writer = Writer()
+    await writer.use_cases.create_order(create_command())
+    await writer.use_cases.take_checkout(
+        CheckoutEvent(type="checkout.paid", occurred_at=NOW, checkout=checkout(CheckoutStatus.PAID))
+    )
+    assert writer.status() is OrderStatus.CREATED
+    assert writer.parked.parked == {}
+
+
+async def test_an_open_checkout_is_waited_for_and_then_fails_as_not_paid() -> None:
+    writer = Writer(CheckoutStatus.OPEN)
+    await writer.use_cases.create_order(create_command())
+    assert writer.orders.stored == {}
+    writer.intake.now = NOW + GRACE
+    await writer.use_cases.decide_overdue()
+    assert writer.status() is OrderStatus.CHECKOUT_NOT_PAID
+
+
+def _fields(command_id: str) -> dict[str, object]:
+    return {"command_id": command_id, "order_id": "o1", "merchant_id": "m1", "issued_at": NOW}
+
+
+async def test_a_command_is_applied_once_however_often_it_comes() -> None:
+    writer = Writer(CheckoutStatus.PAID)
+    await writer.use_cases.create_order(create_command())
+    confirm = ConfirmOrder(**_fields("cmd-confirm"))
+    for _ in range(3):
+        await writer.use_cases.apply(confirm)
+    record = writer.orders.stored["o1"][0]
+    assert (record.status, record.version) == (OrderStatus.CONFIRMED, 2)
+    assert [e.version for e in writer.published.events] == [1, 2]
+
+
+async def test_a_refused_command_is_recorded_and_changes_nothing() -> None:
+    writer = Writer(CheckoutStatus.PAID)
+    await writer.use_cases.create_order(create_command())
+    await writer.use_cases.apply(ShipOrder(**_fields("cmd-ship")))
+    assert writer.log.outcomes["cmd-ship"][0] == "refused"
+    assert writer.orders.stored["o1"][0].version == 1
+    assert len(writer.published.events) == 1
+
+
+async def test_another_merchants_command_is_refused() -> None:
+    writer = Writer(CheckoutStatus.PAID)
+    await writer.use_cases.create_order(create_command())
+    cancel = CancelOrder(**(_fields("cmd-cancel") | {"merchant_id": "m2"}), reason="customer")
+    await writer.use_cases.apply(cancel)
+    assert writer.log.outcomes["cmd-cancel"][0] == "refused"
+    assert writer.status() is OrderStatus.CREATED
