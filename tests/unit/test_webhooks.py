@@ -3,6 +3,7 @@ with our own code), URL checks, bodies and the retry decision."""
 
 import ipaddress
 import json
+import socket
 import time
 
 import pytest
@@ -22,6 +23,7 @@ from services.domain.webhooks import (
     webhook_body,
     webhook_url_problem,
 )
+from services.webhook_dispatcher.sender import ForbiddenDestination, public_socket
 from tests.factories import NOW, a_return, order
 
 SCHEDULE = (0.0, 5.0, 300.0)
@@ -87,10 +89,38 @@ def test_webhook_url_problem(url: str, allow_private: bool, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("address", "forbidden"),
-    [("8.8.8.8", False), ("2001:4860:4860::8888", False), ("127.0.0.2", True), ("172.16.5.4", True), ("fe80::1", True)],
+    [
+        ("8.8.8.8", False),
+        ("2001:4860:4860::8888", False),
+        ("127.0.0.2", True),
+        ("172.16.5.4", True),
+        ("fe80::1", True),
+        ("100.64.0.1", True),  # shared address space (some clouds' metadata services)
+        ("2002:a9fe:a9fe::1", True),  # 6to4 around 169.254.169.254
+        ("2002:0808:0808::1", False),  # 6to4 around a public address
+        ("fec0::1", True),  # IPv6 site-local
+        ("64:ff9b::a9fe:a9fe", True),  # NAT64 around 169.254.169.254
+        ("::ffff:10.0.0.1", True),
+        ("224.0.0.1", True),
+    ],
 )
 def test_forbidden_addresses(address: str, forbidden: bool) -> None:
     assert is_forbidden_address(ipaddress.ip_address(address)) is forbidden
+
+
+@pytest.mark.parametrize(
+    "address", [("127.0.0.1", 80), ("169.254.169.254", 80), ("::1", 80, 0, 0), ("2002:a9fe:a9fe::1", 443, 0, 0)]
+)
+def test_the_sender_refuses_to_connect_inside_the_network(address: tuple[object, ...]) -> None:
+    """The socket factory sees the address aiohttp is about to connect to, however the URL
+    spelled its host and whatever DNS answered."""
+    family = socket.AF_INET6 if ":" in str(address[0]) else socket.AF_INET
+    with pytest.raises(ForbiddenDestination):
+        public_socket((family, socket.SOCK_STREAM, 6, "", address))
+
+
+def test_the_sender_connects_to_public_addresses() -> None:
+    public_socket((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("8.8.8.8", 443))).close()
 
 
 def test_order_webhook_body_carries_order_and_meta_verbatim() -> None:
