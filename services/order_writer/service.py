@@ -53,7 +53,7 @@ class OrderWriter:
         if not await self._checkouts.apply(event.checkout) or event.checkout.status is CheckoutStatus.OPEN:
             return
         for command in await self._parked.for_checkout(event.checkout.id):
-            await self._decide_creation(command, (event.checkout, None))
+            await self._decide_creation(command, (event.checkout, None), parked=True)
 
     async def create_order(self, command: OrderCreateCommand) -> None:
         if not await self._take(command):
@@ -72,7 +72,9 @@ class OrderWriter:
             if _worth_waiting_for(found):
                 logger.info("order %s waits for checkout %s", command.order_id, command.checkout_id)
                 return
-        await self._decide_creation(command, found)
+            await self._decide_creation(command, found, parked=True)
+            return
+        await self._decide_creation(command, found, parked=False)
 
     async def decide_overdue(self) -> None:
         """Decide the parked commands whose wait is over: the intake clock has passed the
@@ -82,9 +84,13 @@ class OrderWriter:
         if clock is None:
             return
         for command in await self._parked.due(clock):
-            await self._decide_creation(command, await self._checkouts.get(command.checkout_id))
+            await self._decide_creation(command, await self._checkouts.get(command.checkout_id), parked=True)
 
-    async def _decide_creation(self, command: OrderCreateCommand, found: tuple[Checkout, str | None] | None) -> None:
+    async def _decide_creation(
+        self, command: OrderCreateCommand, found: tuple[Checkout, str | None] | None, *, parked: bool
+    ) -> None:
+        """Store the new order (made, or failed) and announce it. Its outcome is the order
+        itself, so the command log keeps only the writer's claim on the command."""
         checkout, ordered_by = found if found else (None, None)
         status = creation_status(command.merchant_id, command.order_id, checkout, ordered_by)
         if status is OrderStatus.CREATED and checkout is not None:
@@ -94,12 +100,12 @@ class OrderWriter:
         record = build_order(command, checkout, status, now)
         event = event_for(record, "order.status.updated", None, now)
         stored = await self._orders.insert(record, event, command.command_id)
-        await self._parked.remove(command.order_id)
+        if parked:
+            await self._parked.remove(command.order_id)
         if not stored:  # decided before (a redelivery or a second wake-up): its outbox, if any
             await self.publish_outbox(command.order_id)
             return
         logger.info("order %s stored as %s", record.id, status)
-        await self._command_log.record(command.command_id, "applied", status.value, now)
         await self._publish(record.id, record.version, [event])
 
     async def apply(self, command: OrderCommand) -> None:

@@ -131,7 +131,11 @@ class CheckoutStore(CheckoutQueries):
         """Mark the checkout as turned into ``order_id`` unless another order has it.
         Returns the order that holds it (``order_id`` itself when the claim succeeded or
         had succeeded before), or None when the checkout is unknown."""
-        await self._checkouts.update_one({"_id": checkout_id, "orderedBy": None}, {"$set": {"orderedBy": order_id}})
+        claimed = await self._checkouts.find_one_and_update(  # no projection: FerretDB v1 has none here
+            {"_id": checkout_id, "orderedBy": None}, {"$set": {"orderedBy": order_id}}
+        )
+        if claimed is not None:  # the common case: one command
+            return order_id
         document = await self._checkouts.find_one({"_id": checkout_id}, {"orderedBy": 1})
         return document.get("orderedBy") if document else None
 

@@ -46,7 +46,7 @@ async def test_a_paid_checkout_becomes_an_order_announced_once() -> None:
         ("o1", 1, OrderStatus.CREATED)
     ]
     assert writer.orders.stored["o1"][2] == []  # the outbox is cleared once published
-    assert writer.log.outcomes["cmd-create"] == ("applied", OrderStatus.CREATED.value)
+    assert writer.log.outcomes["cmd-create"] == ("taken", "")  # its outcome is the order itself
 
 
 async def test_a_redelivered_create_makes_no_second_order_or_event() -> None:
