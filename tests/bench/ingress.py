@@ -1,0 +1,102 @@
+"""Figure 1 of the write-path issue: POST /orders accepted per second by the ingress, beside
+a bare endpoint that only validates the same body and publishes it (``bare_ingress.py``).
+Both single processes, the same aiohttp load generator (32 clients), the same run. The
+ingress runs alone (no writer or dispatcher competing for the cores); its checkouts are in
+the view, so every request takes the full path (key, view, reservation, publish).
+
+    python -m tests.bench.ingress      (after `make services`)
+"""
+
+import asyncio
+import sys
+import uuid
+
+import aiohttp
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from schemas.checkout import CheckoutStatus
+from schemas.storage.orders import CHECKOUTS, CheckoutDocument
+from schemas.topics import TOPIC_PARTITIONS
+from tests.support.demo import demo_checkout
+from tests.support.stack import eventually, free_port
+
+from .common import deployment, machine
+from .load import Result, closed_loop
+from .results import record
+
+CLIENTS = 32
+SECONDS = 15
+REQUESTS = 12_000
+
+
+async def saturate(name: str, url: str, api_key: str, checkout_ids: list[str]) -> Result:
+    ids = iter(checkout_ids)
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {api_key}"}) as session:
+
+        async def create(_: int) -> int:
+            checkout_id = next(ids)
+            body = {"checkoutId": checkout_id, "idempotencyKey": checkout_id, "meta": {"source": "bench"}}
+            async with session.post(url + "/orders", json=body) as response:
+                await response.read()
+                return response.status
+
+        await closed_loop(f"{name} warm-up", create, clients=4, requests=200, max_seconds=10)
+        result = await closed_loop(name, create, clients=CLIENTS, requests=REQUESTS, max_seconds=SECONDS)
+    print(f"  {result.line()}", flush=True)
+    return result
+
+
+async def main() -> None:
+    stack = deployment("ingress")
+    await stack.start("ingress")
+    port = free_port()
+    bare_topic = stack.prefix + "bare.order.create"
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.settings.kafka_bootstrap_servers)
+    await admin.start()
+    await admin.create_topics([NewTopic(bare_topic, TOPIC_PARTITIONS, 1)])
+    await admin.close()
+    bare = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.bench.bare_ingress", str(port), bare_topic, env=stack.env
+    )
+    try:
+        merchant = await stack.merchant()
+        checkouts = [
+            demo_checkout(merchant.merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout
+            for _ in range(2 * (REQUESTS + 200))
+        ]
+        await stack.db[CHECKOUTS].insert_many(
+            [{"_id": c.id, **CheckoutDocument(checkout=c, version=1).model_dump(mode="python")} for c in checkouts]
+        )
+        ids = [c.id for c in checkouts]
+        await eventually(lambda: _answers(f"http://127.0.0.1:{port}/docs"), timeout=30)
+        print(f"machine: {machine()}")
+        ingress = await saturate("ingress, POST /orders", stack.base_url, merchant.api_key, ids[: REQUESTS + 200])
+        yardstick = await saturate("bare validate-and-publish", f"http://127.0.0.1:{port}", "-", ids[REQUESTS + 200 :])
+        record(
+            "ingress POST/s / bare endpoint POST/s",
+            ingress.rate / yardstick.rate,
+            0.5,
+            "ratio",
+            ingress_per_second=round(ingress.rate, 1),
+            bare_per_second=round(yardstick.rate, 1),
+            clients=CLIENTS,
+        )
+    finally:
+        bare.terminate()
+        await bare.wait()
+        await admin.start()
+        await admin.delete_topics([bare_topic])
+        await admin.close()
+        await stack.close()
+
+
+async def _answers(url: str) -> bool:
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,27 @@
+"""One figure of a benchmark: printed beside its limit, and appended as one JSON object to
+``.local/bench/results.jsonl`` (name, value, limit, ratio, unit, machine). On these noisy
+machines only a ratio measured in the same run, or a count noise cannot move, holds."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .common import machine
+
+RESULTS = Path(__file__).resolve().parents[2] / ".local" / "bench" / "results.jsonl"
+
+
+def record(name: str, value: float, limit: float, unit: str, *, at_least: bool = True, **details: Any) -> None:
+    """``at_least``: the value must reach the limit (a rate); otherwise stay under it (a count,
+    a latency). The ratio is value / limit either way."""
+    ratio = value / limit if limit else float("nan")
+    met = ratio >= 1 if at_least else ratio <= 1
+    print(
+        f"  {name:<58} {value:>10.2f} {unit:<14} limit {'>=' if at_least else '<='} {limit:g}  ratio {ratio:.2f}"
+        f"  {'met' if met else 'NOT met'}",
+        flush=True,
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    figure = {"name": name, "value": round(value, 3), "limit": limit, "ratio": round(ratio, 3), "unit": unit}
+    with RESULTS.open("a") as results:
+        results.write(json.dumps(figure | {"met": met, "machine": machine()} | details) + "\n")
