@@ -79,12 +79,14 @@ class FakeCheckouts:
     async def get(self, checkout_id: str) -> tuple[Checkout, str | None] | None:
         return self.stored.get(checkout_id)
 
-    async def apply(self, incoming: Checkout) -> bool:
-        found = self.stored.get(incoming.id)
-        if not supersedes(found[0] if found else None, incoming):
-            return False
-        self.stored[incoming.id] = (incoming, found[1] if found else None)
-        return True
+    async def apply_many(self, incoming: list[Checkout]) -> list[Checkout]:
+        taken = []
+        for checkout in incoming:
+            found = self.stored.get(checkout.id)
+            if supersedes(found[0] if found else None, checkout):
+                self.stored[checkout.id] = (checkout, found[1] if found else None)
+                taken.append(checkout)
+        return taken
 
     async def claim(self, checkout_id: str, order_id: str) -> str | None:
         found = self.stored.get(checkout_id)
@@ -102,8 +104,8 @@ class FakeParked:
     async def park(self, command: OrderCreateCommand, deadline: datetime) -> None:
         self.parked.setdefault(command.order_id, (command, deadline))
 
-    async def for_checkout(self, checkout_id: str) -> list[OrderCreateCommand]:
-        return [c for c, _ in self.parked.values() if c.checkout_id == checkout_id]
+    async def for_checkouts(self, checkout_ids: list[str]) -> list[OrderCreateCommand]:
+        return [c for c, _ in self.parked.values() if c.checkout_id in checkout_ids]
 
     async def due(self, clock: datetime, limit: int = 100) -> list[OrderCreateCommand]:
         return [c for c, deadline in self.parked.values() if deadline <= clock][:limit]

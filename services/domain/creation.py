@@ -1,6 +1,6 @@
 """Turning a create command and the checkout it names into an order (pending or failed)."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from schemas.checkout import Checkout, CheckoutStatus
@@ -99,3 +99,14 @@ def waits_until(command: OrderCreateCommand, grace: timedelta) -> datetime:
     the request. A backlog on ``checkout.events`` holds the clock back, so it delays such
     orders and never fails them."""
     return command.requested_at + grace
+
+
+def newest_checkouts(incoming: Iterable[Checkout]) -> list[Checkout]:
+    """The checkouts a batch of events leaves, one per checkout, in first-seen order: each
+    event applied in turn by ``supersedes`` (so a duplicate or an older version changes
+    nothing, and an expired checkout stays expired)."""
+    newest: dict[str, Checkout] = {}
+    for checkout in incoming:
+        if supersedes(newest.get(checkout.id), checkout):
+            newest[checkout.id] = checkout
+    return list(newest.values())

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from schemas.checkout import CheckoutEvent
 from schemas.commands import OrderCreateCommand, order_command_adapter
 from schemas.events import OrderEvent
-from services.shared.kafka import consume, ensure_topics, make_broker, publish, start_broker
+from services.shared.kafka import consume, consume_batch, ensure_topics, make_broker, publish, start_broker
 from services.shared.mongo import Database, close_client, connect
 from services.shared.runtime import every, wait_for_stop_signal
 from services.shared.settings import Settings
@@ -66,11 +66,21 @@ def subscribe(broker: KafkaBroker, writer: OrderWriter, intake: CheckoutIntake, 
             max_workers=workers,
         )
 
-    @handled_in_order(topics.checkout_events, "checkouts", workers=2)
-    async def on_checkout_event(message: KafkaMessage) -> None:
-        await consume(broker, message, CHECKOUT_EVENT, writer.take_checkout)
-        record = cast("ConsumerRecord[bytes, bytes]", message.raw_message)
-        intake.handled(record.partition, record.timestamp)
+    @broker.subscriber(
+        topics.checkout_events,
+        group_id=group_id(settings, "checkouts"),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        batch=True,
+        max_records=500,
+        batch_timeout_ms=20,
+    )
+    async def on_checkout_events(message: KafkaMessage) -> None:
+        """Checkout events in batches: the newest of each checkout, taken with one insert
+        (or a conditional update where it is stored already), committed once per batch."""
+        await consume_batch(broker, message, CHECKOUT_EVENT, writer.take_checkouts)
+        for record in cast("tuple[ConsumerRecord[bytes, bytes], ...]", message.raw_message):
+            intake.handled(record.partition, record.timestamp)
 
     @handled_in_order(topics.order_create, "create", workers=settings.writer_workers)
     async def on_order_create(message: KafkaMessage) -> None:

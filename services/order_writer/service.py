@@ -9,7 +9,7 @@ from schemas.checkout import Checkout, CheckoutEvent, CheckoutStatus
 from schemas.commands import OrderCommand, OrderCreateCommand
 from schemas.events import OrderEvent
 from schemas.order import OrderStatus
-from services.domain.creation import build_order, creation_status, waits_until
+from services.domain.creation import build_order, creation_status, newest_checkouts, waits_until
 from services.domain.events import event_for
 from services.domain.lifecycle import apply_command
 from services.domain.outcomes import Refusal
@@ -47,13 +47,13 @@ class OrderWriter:
         self._checkout_grace = checkout_grace
         self._return_policy = return_policy
 
-    async def take_checkout(self, event: CheckoutEvent) -> None:
-        """Keep the newest view of a checkout; create the orders that were waiting for it
-        once it is paid or expired (an open checkout may still be paid within the grace)."""
-        if not await self._checkouts.apply(event.checkout) or event.checkout.status is CheckoutStatus.OPEN:
-            return
-        for command in await self._parked.for_checkout(event.checkout.id):
-            await self._decide_creation(command, (event.checkout, None), parked=True)
+    async def take_checkouts(self, events: list[CheckoutEvent]) -> None:
+        """Keep the newest view of each checkout of a batch of events; decide the orders that
+        were waiting for those now paid or expired (an open one may still be paid)."""
+        taken = await self._checkouts.apply_many(newest_checkouts(e.checkout for e in events))
+        settled = {c.id: c for c in taken if c.status is not CheckoutStatus.OPEN}
+        for command in await self._parked.for_checkouts(list(settled)):
+            await self._decide_creation(command, (settled[command.checkout_id], None), parked=True)
 
     async def create_order(self, command: OrderCreateCommand) -> None:
         if not await self._take(command):

@@ -2,11 +2,12 @@
 applied commands and outbox in one document, so every change is one atomic write), its
 view of checkouts, parked creates, the command log and its progress on ``checkout.events``."""
 
+import asyncio
 import contextlib
 from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from schemas.checkout import Checkout
 from schemas.commands import OrderCreateCommand
@@ -102,8 +103,44 @@ class OrderStore:
         return [d["_id"] async for d in cursor]
 
 
+CONCURRENT_UPDATES = 8
+"""Conditional updates of one batch in flight at once: FerretDB v1 deadlocks once as many
+updates run at once as its pool has connections (docs/design.md)."""
+
+
 class CheckoutStore(CheckoutQueries):
     """The writer's view of checkouts: the newest version of each, and the order it became."""
+
+    async def apply_many(self, incoming: list[Checkout]) -> list[Checkout]:
+        """Take a batch of checkouts (one per id): the new ones with one unordered insert,
+        those already stored each by the conditional ``apply``. Returns the ones taken."""
+        if not incoming:
+            return []
+        documents = [{"_id": c.id, **self._body(c)} for c in incoming]
+        try:
+            await self._checkouts.insert_many(documents, ordered=False)
+            return incoming
+        except BulkWriteError as error:
+            errors = error.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            stored_before = {e["index"] for e in errors}
+        lanes = asyncio.Semaphore(CONCURRENT_UPDATES)
+
+        async def update(checkout: Checkout) -> bool:
+            async with lanes:
+                return await self.apply(checkout)
+
+        existing = [c for i, c in enumerate(incoming) if i in stored_before]
+        updated = await asyncio.gather(*(update(c) for c in existing))
+        taken = [c for i, c in enumerate(incoming) if i not in stored_before]
+        return taken + [c for c, ok in zip(existing, updated, strict=True) if ok]
+
+    @staticmethod
+    def _body(checkout: Checkout) -> Document:
+        return CheckoutDocument(checkout=checkout, version=checkout.version).model_dump(
+            mode="python", exclude={"ordered_by"}
+        )
 
     async def apply(self, incoming: Checkout) -> bool:
         """Take an event's checkout if it supersedes the stored one (see ``supersedes``).
@@ -114,9 +151,7 @@ class CheckoutStore(CheckoutQueries):
             stored = found[0] if found else None
             if not supersedes(stored, incoming):
                 return False
-            body = CheckoutDocument(checkout=incoming, version=incoming.version).model_dump(
-                mode="python", exclude={"ordered_by"}
-            )
+            body = self._body(incoming)
             if stored is None:
                 try:
                     await self._checkouts.insert_one({"_id": incoming.id, **body})
@@ -153,8 +188,13 @@ class ParkedCreates:
         with contextlib.suppress(DuplicateKeyError):  # parked before: keep the first deadline
             await self._parked.insert_one({"_id": command.order_id, **parked.model_dump(mode="python")})
 
-    async def for_checkout(self, checkout_id: str) -> list[OrderCreateCommand]:
-        return [ParkedCreate.model_validate(d).command async for d in self._parked.find({"checkoutId": checkout_id})]
+    async def for_checkouts(self, checkout_ids: list[str]) -> list[OrderCreateCommand]:
+        """The commands waiting for any of these checkouts. Few wait at any time, so one
+        query of the whole (small) collection serves a batch."""
+        if not checkout_ids:
+            return []
+        criteria = {"checkoutId": checkout_ids[0] if len(checkout_ids) == 1 else {"$in": checkout_ids}}
+        return [ParkedCreate.model_validate(d).command async for d in self._parked.find(criteria)]
 
     async def due(self, clock: datetime, limit: int = 100) -> list[OrderCreateCommand]:
         """Parked commands whose deadline the intake clock has passed."""

@@ -147,7 +147,7 @@ async def test_a_backlog_of_checkouts_delays_an_order_and_never_fails_it(stack: 
     merchant = await stack.merchant()
     warm = await stack.checkout(merchant.merchant_id)  # the writer's consumers are up and taking creates
     await stack.order(merchant.api_key, await stack.create_order(merchant.api_key, warm.checkout.id))
-    backlog = [demo_checkout(merchant.merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1) for _ in range(1500)]
+    backlog = [demo_checkout(merchant.merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1) for _ in range(20_000)]
     await stack.publish_many(stack.settings.topics.checkout_events, [(e, e.checkout.id) for e in backlog])
     last = backlog[-1].checkout.id
     order_id = await stack.create_order(merchant.api_key, last)

@@ -4,7 +4,7 @@ import pytest
 
 from schemas.checkout import CheckoutStatus
 from schemas.order import OrderStatus
-from services.domain.creation import build_order, creation_status, supersedes
+from services.domain.creation import build_order, creation_status, newest_checkouts, supersedes
 from tests.factories import NOW, checkout, create_command
 
 
@@ -53,3 +53,13 @@ def test_a_failed_order_shows_nothing_of_a_checkout_it_was_not_made_from() -> No
 )
 def test_only_a_newer_version_supersedes_and_expiry_is_final(stored: object, incoming: object, expected: bool) -> None:
     assert supersedes(stored, incoming) is expected  # type: ignore[arg-type]
+
+
+def test_a_batch_of_checkout_events_leaves_the_newest_of_each() -> None:
+    paid = checkout(CheckoutStatus.PAID, version=2)
+    expired = checkout(CheckoutStatus.EXPIRED, version=3)
+    other = checkout(CheckoutStatus.OPEN).model_copy(update={"id": "c2"})
+    events = [checkout(CheckoutStatus.OPEN), other, paid, checkout(CheckoutStatus.OPEN, version=1), expired]
+    assert newest_checkouts(events) == [expired, other]
+    revived = checkout(CheckoutStatus.PAID, version=4)
+    assert newest_checkouts([expired, revived]) == [expired]  # expired is final

@@ -152,6 +152,8 @@ def reference(field: str, value: str, admin: bool) -> tuple[str, str, tuple[obje
         else:
             if not 1 <= len(item) <= 255 or (kind == "status" and item not in STATUSES):
                 return None
+            if "\x00" in item or any(0xD800 <= ord(ch) <= 0xDFFF for ch in item):  # no store holds them
+                return None
             parsed.append(item)
     return field, op, tuple(parsed)
 

@@ -95,9 +95,11 @@ async def test_an_unknown_checkout_waits_for_the_intake_clock_not_the_wall_clock
 async def test_a_waiting_create_is_made_when_its_checkout_arrives() -> None:
     writer = Writer()
     await writer.use_cases.create_order(create_command())
-    await writer.use_cases.take_checkout(
-        CheckoutEvent(type="checkout.paid", occurred_at=NOW, checkout=checkout(CheckoutStatus.PAID))
-    )
+    events = [
+        CheckoutEvent(type="checkout.updated", occurred_at=NOW, checkout=checkout(CheckoutStatus.OPEN)),
+        CheckoutEvent(type="checkout.paid", occurred_at=NOW, checkout=checkout(CheckoutStatus.PAID, version=2)),
+    ]
+    await writer.use_cases.take_checkouts(events)  # one batch: the newest of the checkout counts
     assert writer.status() is OrderStatus.CREATED
     assert writer.parked.parked == {}
 
