@@ -7,14 +7,12 @@ on its debug address), so noise cannot move the figure. Background work during t
 """
 
 import asyncio
-import json
 import os
 import re
 import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import httpx
 
@@ -24,8 +22,8 @@ from tests.support.demo import demo_checkout
 from tests.support.receiver import WebhookReceiver
 
 from .common import deployment, machine
+from .results import record
 
-RESULTS = Path(__file__).resolve().parents[2] / ".local" / "bench" / "results.jsonl"
 HANDSHAKES = {"hello", "ismaster", "isMaster", "ping", "buildInfo", "saslStart", "saslContinue", "endSessions"}
 """Connection set-up and the drivers' server monitoring: per connection and per second, not per order."""
 _COUNTER = re.compile(r'^ferretdb_client_requests_total\{command="([^"]+)",opcode="[^"]*"\} (\d+)', re.MULTILINE)
@@ -88,12 +86,15 @@ async def main(orders: int = 1000) -> None:
         print(f"{'command':<16}{'per order':>10}")
         for command, count in per_order.items():
             print(f"{command:<16}{count:>10.2f}{'   (connections and monitoring)' if command in HANDSHAKES else ''}")
-        print(f"{'all but those':<16}{total:>10.2f}   (limit 2; ratio {total / 2:.2f})")
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        with RESULTS.open("a") as results:
-            figure = {"name": "database commands per order", "value": round(total, 2), "limit": 2}
-            figure |= {"ratio": round(total / 2, 2), "unit": "commands/order", "machine": machine()}
-            results.write(json.dumps(figure | {"orders": orders, "breakdown": per_order}) + "\n")
+        record(
+            "database commands per order, end to end",
+            total,
+            2,
+            "commands/order",
+            at_least=False,
+            orders=orders,
+            breakdown={c: round(n, 3) for c, n in per_order.items()},
+        )
     finally:
         await stack.close()
         await receiver.stop()

@@ -1,14 +1,22 @@
-"""`make bench`: every benchmark, one after the other, printing its numbers."""
+"""`make bench`: every benchmark, one after the other, printing its numbers. Figures measured
+against a limit also go to `.local/bench/results.jsonl` (`results.py`)."""
 
 import asyncio
 
-from . import create, queries, webhooks
+from . import commands, create, ingress, intake, queries, webhooks
 
 
 async def main() -> None:
-    for name, module in (("GET /orders", queries), ("POST /orders", create), ("webhooks", webhooks)):
+    for name, run in (
+        ("GET /orders", queries.main),
+        ("POST /orders", create.main),
+        ("write path: the ingress beside a bare endpoint", ingress.main),
+        ("write path: database commands per order (5,000 orders)", lambda: commands.main(5000)),
+        ("write path: checkout intake from a backlog of 50,000", intake.main),
+        ("webhooks", webhooks.main),
+    ):
         print(f"\n=== {name} ===", flush=True)
-        await module.main()
+        await run()
 
 
 if __name__ == "__main__":
