@@ -78,6 +78,9 @@ class OrderPage(WireModel):
     pagination: Pagination
 
 
+AttemptOutcome = Literal["delivered", "failed", "aborted"]
+
+
 class WebhookAttemptView(WireModel):
     event_id: str
     url: str
@@ -86,7 +89,7 @@ class WebhookAttemptView(WireModel):
     status_code: int | None
     duration_ms: float
     error: str | None
-    outcome: Literal["delivered", "failed", "aborted"]
+    outcome: AttemptOutcome
 
 
 class WebhookAttemptPage(WireModel):

@@ -2,13 +2,12 @@
 append-only history of attempts."""
 
 from enum import StrEnum
-from typing import Literal
 
+from schemas.api import WebhookAttemptView
 from schemas.base import Timestamp, WireModel
 
 WEBHOOK_DELIVERIES = "webhook_deliveries"
 WEBHOOK_ATTEMPTS = "webhook_attempts"
-AttemptOutcome = Literal["delivered", "failed", "aborted"]
 
 
 class DeliveryState(StrEnum):
@@ -42,17 +41,10 @@ class WebhookDelivery(WireModel):
     a time, with a filter on this field that FerretDB, unlike ``_id $in``, serves from an index."""
 
 
-class WebhookAttempt(WireModel):
-    """One attempt, as merchants read it back (``GET /orders/{id}/webhook-deliveries``)."""
+class WebhookAttempt(WebhookAttemptView):
+    """One attempt: what merchants read back (``GET /orders/{id}/webhook-deliveries``), and
+    which delivery, order and merchant it belongs to."""
 
     delivery_id: str
-    event_id: str
     order_id: str
     merchant_id: str
-    url: str
-    attempt: int
-    attempted_at: Timestamp
-    status_code: int | None
-    duration_ms: float
-    error: str | None
-    outcome: AttemptOutcome

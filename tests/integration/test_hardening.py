@@ -17,23 +17,11 @@ from hypothesis import strategies as st
 
 from schemas.checkout import CheckoutStatus
 from tests.support.demo import demo_checkout
+from tests.support.hostile import UNSTORABLE_FIELDS, UNSTORABLE_JSON
 from tests.support.stack import Stack, eventually
 
-HOSTILE_BODIES: dict[str, Any] = {
-    "nested array in meta": {"meta": {"a": [[1, 2]]}},
-    "meta key beginning with $": {"meta": {"$a": 1}},
-    "meta key with a dot": {"meta": {"a.b": 1}},
-    "NUL in idempotencyKey": {"idempotencyKey": "k\x00"},
-    "NUL in paymentReference": {"paymentReference": "p\x00"},
-    "NUL in a meta key": {"meta": {"k\x00": 1}},
-    "NUL in a meta value": {"meta": {"k": "v\x00"}},
-    "2**63 in meta": {"meta": {"n": 2**63}},
-    "10**30 in meta": {"meta": {"n": 10**30}},
-    "meta 200 deep": {"meta": json.loads('{"a": ' * 199 + "{}" + "}" * 199)},
-}
 
-
-@pytest.mark.parametrize("extra", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
+@pytest.mark.parametrize("extra", UNSTORABLE_FIELDS.values(), ids=UNSTORABLE_FIELDS.keys())
 async def test_what_the_store_cannot_hold_is_refused_and_blocks_nothing(stack: Stack, extra: dict[str, Any]) -> None:
     """Item 1: such requests were answered 200, dead-lettered, and left the checkout marked
     as ordered, so the corrected request got 409."""
@@ -47,16 +35,7 @@ async def test_what_the_store_cannot_hold_is_refused_and_blocks_nothing(stack: S
     assert (await stack.order(merchant.api_key, corrected.json()["id"]))["status"] == "pending.created"
 
 
-RAW_BODIES = {
-    "NaN": b'{"checkoutId": "c", "meta": {"a": NaN}}',
-    "1e400": b'{"checkoutId": "c", "meta": {"a": 1e400}}',
-    "lone surrogate": b'{"checkoutId": "c", "meta": {"a": "\\ud800"}}',
-    "NUL in checkoutId": b'{"checkoutId": "c\\u0000"}',
-    "meta 600 deep": b'{"checkoutId": "c", "meta": ' + b'{"a": ' * 600 + b"1" + b"}" * 601,
-}
-
-
-@pytest.mark.parametrize("raw", RAW_BODIES.values(), ids=RAW_BODIES.keys())
+@pytest.mark.parametrize("raw", UNSTORABLE_JSON.values(), ids=UNSTORABLE_JSON.keys())
 async def test_unstorable_json_is_a_4xx_not_a_500(stack: Stack, raw: bytes) -> None:
     """Items 3 and 5: 500s (and reset connections), or NaN stored as null."""
     merchant = await stack.merchant()

@@ -41,22 +41,6 @@ def demo_checkout(merchant_id: str, checkout_id: str, status: CheckoutStatus, ve
     return CheckoutEvent.model_validate({"type": event_type, "occurred_at": utc_now(), "checkout": checkout})
 
 
-async def _publish_demo_checkout(settings: Settings, args: argparse.Namespace) -> None:
-    from services.shared.kafka import ensure_topics, make_broker, publish, start_broker
-
-    event = demo_checkout(
-        args.merchant, args.checkout_id or str(uuid.uuid4()), CheckoutStatus(args.status), args.version
-    )
-    await ensure_topics(settings)
-    broker = make_broker(settings)
-    await start_broker(broker)
-    try:
-        await publish(broker, event, settings.topics.checkout_events, key=event.checkout.id)
-    finally:
-        await broker.stop()
-    print(json.dumps({"checkoutId": event.checkout.id, "merchantId": args.merchant, "status": args.status}))
-
-
 async def _publish(settings: Settings, event: CheckoutEvent) -> None:
     await ensure_topics(settings)
     broker = make_broker(settings)
