@@ -3,7 +3,7 @@ against a limit also go to `.local/bench/results.jsonl` (`results.py`)."""
 
 import asyncio
 
-from . import commands, create, ingress, intake, queries, webhooks
+from . import commands, create, ingress, intake, queries, webhooks, writer
 
 
 async def main() -> None:
@@ -13,6 +13,7 @@ async def main() -> None:
         ("write path: the ingress beside a bare endpoint", ingress.main),
         ("write path: database commands per order (5,000 orders)", lambda: commands.main(5000)),
         ("write path: checkout intake from a backlog of 50,000", intake.main),
+        ("write path: the writer from a backlog of 50,000 creates, beside a bulk insert", writer.main),
         ("webhooks", webhooks.main),
     ):
         print(f"\n=== {name} ===", flush=True)
