@@ -11,17 +11,15 @@ from .common import machine
 RESULTS = Path(__file__).resolve().parents[2] / ".local" / "bench" / "results.jsonl"
 
 
-def record(name: str, value: float, limit: float, unit: str, *, at_least: bool = True, **details: Any) -> None:
+def record(name: str, value: float, limit: float | None, unit: str, *, at_least: bool = True, **details: Any) -> None:
     """``at_least``: the value must reach the limit (a rate); otherwise stay under it (a count,
-    a latency). The ratio is value / limit either way."""
-    ratio = value / limit if limit else float("nan")
-    met = ratio >= 1 if at_least else ratio <= 1
-    print(
-        f"  {name:<58} {value:>10.2f} {unit:<14} limit {'>=' if at_least else '<='} {limit:g}  ratio {ratio:.2f}"
-        f"  {'met' if met else 'NOT met'}",
-        flush=True,
-    )
+    a latency). The ratio is value / limit either way; a figure without a limit is reported."""
+    ratio = value / limit if limit else None
+    met = None if ratio is None else (ratio >= 1 if at_least else ratio <= 1)
+    against = "" if ratio is None else f"limit {'>=' if at_least else '<='} {limit:g}  ratio {ratio:.2f}  "
+    verdict = "" if met is None else ("met" if met else "NOT met")
+    print(f"  {name:<58} {value:>10.2f} {unit:<14} {against}{verdict}", flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    figure = {"name": name, "value": round(value, 3), "limit": limit, "ratio": round(ratio, 3), "unit": unit}
+    figure = {"name": name, "value": round(value, 3), "limit": limit, "ratio": ratio and round(ratio, 3)}
     with RESULTS.open("a") as results:
-        results.write(json.dumps(figure | {"met": met, "machine": machine()} | details) + "\n")
+        results.write(json.dumps(figure | {"unit": unit, "met": met, "machine": machine()} | details) + "\n")

@@ -3,7 +3,7 @@ against a limit also go to `.local/bench/results.jsonl` (`results.py`)."""
 
 import asyncio
 
-from . import commands, create, ingress, intake, queries, webhooks, writer
+from . import commands, create, e2e, ingress, intake, queries, webhooks, writer
 
 
 async def main() -> None:
@@ -14,6 +14,7 @@ async def main() -> None:
         ("write path: database commands per order (5,000 orders)", lambda: commands.main(5000)),
         ("write path: checkout intake from a backlog of 50,000", intake.main),
         ("write path: the writer from a backlog of 50,000 creates, beside a bulk insert", writer.main),
+        ("write path: end to end, by offered load, then steady at half capacity (picture)", e2e.main),
         ("webhooks", webhooks.main),
     ):
         print(f"\n=== {name} ===", flush=True)
