@@ -16,12 +16,9 @@ from collections import Counter
 
 import httpx
 
-from schemas.checkout import CheckoutStatus
-from schemas.storage.orders import CHECKOUTS, CheckoutDocument
-from tests.support.demo import demo_checkout
 from tests.support.receiver import WebhookReceiver
 
-from .common import deployment, machine
+from .common import deployment, machine, paid_checkouts_in_view
 from .results import record
 
 HANDSHAKES = {"hello", "ismaster", "isMaster", "ping", "buildInfo", "saslStart", "saslContinue", "endSessions"}
@@ -43,13 +40,7 @@ async def main(orders: int = 1000) -> None:
     try:
         merchant = await stack.merchant()
         url = receiver.url("ok", uuid.uuid4().hex)
-        checkouts = [
-            demo_checkout(merchant.merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout
-            for _ in range(orders + 20)
-        ]
-        await stack.db[CHECKOUTS].insert_many(
-            [{"_id": c.id, **CheckoutDocument(checkout=c, version=1).model_dump(mode="python")} for c in checkouts]
-        )
+        checkouts = await paid_checkouts_in_view(stack, merchant.merchant_id, orders + 20)
         headers = {"Authorization": f"Bearer {merchant.api_key}"}
         async with (
             httpx.AsyncClient(base_url=stack.base_url, headers=headers, timeout=60) as api,

@@ -1,11 +1,19 @@
 """What every benchmark shares: the machine it ran on, and a deployment to run against."""
 
+import asyncio
 import os
 import platform
+import time
+import uuid
 from pathlib import Path
 
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.checkout import Checkout, CheckoutStatus
+from schemas.storage.orders import CHECKOUTS, CheckoutDocument
+from tests.support.demo import demo_checkout
 from tests.support.infrastructure import Infrastructure
-from tests.support.stack import Stack
+from tests.support.stack import Stack, eventually
 
 LOGS = Path(__file__).resolve().parents[2] / ".local" / "logs" / "bench"
 
@@ -29,3 +37,41 @@ def deployment(name: str, overrides: dict[str, str] | None = None) -> Stack:
     directory = LOGS / name
     directory.mkdir(parents=True, exist_ok=True)
     return Stack(Infrastructure(kafka, mongodb), directory, overrides)
+
+
+async def paid_checkouts_in_view(stack: Stack, merchant_id: str, count: int) -> list[Checkout]:
+    """``count`` paid checkouts, put straight into the writer's view as it stores them (its
+    own ``CheckoutDocument``), so that a benchmark starts from checkouts already known."""
+    checkouts = [demo_checkout(merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout for _ in range(count)]
+    for start in range(0, count, 2000):
+        await stack.db[CHECKOUTS].insert_many(
+            [
+                {"_id": c.id, **CheckoutDocument(checkout=c, version=1).model_dump(mode="python")}
+                for c in checkouts[start : start + 2000]
+            ]
+        )
+    return checkouts
+
+
+async def consumer_group_rate(stack: Stack, role: str, total: int, max_seconds: float) -> tuple[float, int]:
+    """How fast the writers' consumer group ``role`` works through ``total`` messages: from
+    its first commit until it has committed them all (or ``max_seconds`` pass). Read from
+    Kafka, so measuring puts no load on the database. Returns (messages/s, handled)."""
+    group = f"{stack.prefix}orders-writer.{role}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+
+        async def handled() -> int:
+            offsets = await admin.list_consumer_group_offsets(group)
+            return sum(max(o.offset, 0) for o in offsets.values())
+
+        await eventually(handled, timeout=60, interval=0.02)
+        started, first = time.monotonic(), await handled()
+        done = first
+        while done < total and time.monotonic() - started < max_seconds:
+            await asyncio.sleep(0.2)
+            done = await handled()
+        return (done - first) / (time.monotonic() - started), done
+    finally:
+        await admin.close()

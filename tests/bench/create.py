@@ -5,14 +5,10 @@ at half that rate. Checkouts are put straight into the writer's view beforehand.
 """
 
 import asyncio
-import uuid
 
 import httpx
 
-from schemas.checkout import CheckoutStatus
-from tests.support.demo import demo_checkout
-
-from .common import deployment, machine
+from .common import deployment, machine, paid_checkouts_in_view
 from .load import closed_loop, open_loop
 
 CHECKOUTS = 12_000
@@ -23,13 +19,7 @@ async def main() -> None:
     await stack.start()
     try:
         merchant = await stack.merchant()
-        checkouts = [
-            demo_checkout(merchant.merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout
-            for _ in range(CHECKOUTS)
-        ]
-        await stack.db.checkouts.insert_many(
-            [{"_id": c.id, "checkout": c.model_dump(mode="python"), "version": 1} for c in checkouts]
-        )
+        checkouts = await paid_checkouts_in_view(stack, merchant.merchant_id, CHECKOUTS)
         print(f"machine: {machine()}")
         next_checkout = iter(checkouts)
         async with httpx.AsyncClient(

@@ -24,13 +24,10 @@ from pathlib import Path
 
 import aiohttp
 
-from schemas.checkout import CheckoutStatus
-from schemas.storage.orders import CHECKOUTS, CheckoutDocument
-from tests.support.demo import demo_checkout
 from tests.support.receiver import WebhookReceiver
 from tests.support.stack import Stack
 
-from .common import deployment, machine
+from .common import deployment, machine, paid_checkouts_in_view
 from .results import record
 
 STEPS = (25, 50, 100, 200, 300)
@@ -153,17 +150,7 @@ async def main() -> None:
     try:
         merchant = await stack.merchant()
         planned = sum(int(r * STEP_SECONDS) for r in STEPS) + 200 * STEADY_SECONDS + 100
-        checkouts = [
-            demo_checkout(merchant.merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout
-            for _ in range(planned)
-        ]
-        for start in range(0, planned, 2000):
-            await stack.db[CHECKOUTS].insert_many(
-                [
-                    {"_id": c.id, **CheckoutDocument(checkout=c, version=1).model_dump(mode="python")}
-                    for c in checkouts[start : start + 2000]
-                ]
-            )
+        checkouts = await paid_checkouts_in_view(stack, merchant.merchant_id, planned)
         url = receiver.url("ok", uuid.uuid4().hex)
         headers = {"Authorization": f"Bearer {merchant.api_key}"}
         connector = aiohttp.TCPConnector(limit=256)

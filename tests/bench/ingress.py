@@ -9,18 +9,14 @@ the view, so every request takes the full path (key, view, reservation, publish)
 
 import asyncio
 import sys
-import uuid
 
 import aiohttp
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from schemas.checkout import CheckoutStatus
-from schemas.storage.orders import CHECKOUTS, CheckoutDocument
 from schemas.topics import TOPIC_PARTITIONS
-from tests.support.demo import demo_checkout
 from tests.support.stack import eventually, free_port
 
-from .common import deployment, machine
+from .common import deployment, machine, paid_checkouts_in_view
 from .load import Result, closed_loop
 from .results import record
 
@@ -60,13 +56,7 @@ async def main() -> None:
     )
     try:
         merchant = await stack.merchant()
-        checkouts = [
-            demo_checkout(merchant.merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout
-            for _ in range(2 * (REQUESTS + 200))
-        ]
-        await stack.db[CHECKOUTS].insert_many(
-            [{"_id": c.id, **CheckoutDocument(checkout=c, version=1).model_dump(mode="python")} for c in checkouts]
-        )
+        checkouts = await paid_checkouts_in_view(stack, merchant.merchant_id, 2 * (REQUESTS + 200))
         ids = [c.id for c in checkouts]
         await eventually(lambda: _answers(f"http://127.0.0.1:{port}/docs"), timeout=30)
         print(f"machine: {machine()}")
@@ -84,9 +74,10 @@ async def main() -> None:
     finally:
         bare.terminate()
         await bare.wait()
-        await admin.start()
-        await admin.delete_topics([bare_topic])
-        await admin.close()
+        cleanup = AIOKafkaAdminClient(bootstrap_servers=stack.settings.kafka_bootstrap_servers)
+        await cleanup.start()
+        await cleanup.delete_topics([bare_topic])
+        await cleanup.close()
         await stack.close()
 
 

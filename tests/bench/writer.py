@@ -8,22 +8,15 @@ writer would have written: ``order_document``) into the same database, in the sa
 import asyncio
 import sys
 import time
-import uuid
-
-from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.base import utc_now
-from schemas.checkout import CheckoutStatus
 from schemas.order import OrderStatus
-from schemas.storage.orders import CHECKOUTS, CheckoutDocument
 from services.domain.creation import build_order
 from services.domain.events import event_for
 from services.order_writer.store import order_document
 from tests.support.commands import create_command
-from tests.support.demo import demo_checkout
-from tests.support.stack import eventually
 
-from .common import deployment, machine
+from .common import consumer_group_rate, deployment, machine, paid_checkouts_in_view
 from .results import record
 
 MAX_SECONDS = 120
@@ -35,16 +28,7 @@ async def main(commands: int = 50_000) -> None:
     await stack.start("ingress")  # topics and indexes; no writer yet
     try:
         merchant = "bench-merchant"
-        checkouts = [
-            demo_checkout(merchant, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout for _ in range(commands)
-        ]
-        for start in range(0, commands, BULK):
-            await stack.db[CHECKOUTS].insert_many(
-                [
-                    {"_id": c.id, **CheckoutDocument(checkout=c, version=1).model_dump(mode="python")}
-                    for c in checkouts[start : start + BULK]
-                ]
-            )
+        checkouts = await paid_checkouts_in_view(stack, merchant, commands)
         creates = [create_command(merchant, c.id, idempotency_key=c.id) for c in checkouts]
         for start in range(0, commands, 5000):
             chunk = creates[start : start + 5000]
@@ -64,25 +48,7 @@ async def main(commands: int = 50_000) -> None:
         await stack.db.drop_collection("bench_bulk_orders")
 
         stack.processes["writer"].start()
-        group = f"{stack.prefix}orders-writer.create"
-        admin = AIOKafkaAdminClient(bootstrap_servers=stack.settings.kafka_bootstrap_servers)
-        await admin.start()
-        try:
-
-            async def handled() -> int:
-                offsets = await admin.list_consumer_group_offsets(group)
-                return sum(max(o.offset, 0) for o in offsets.values())
-
-            await eventually(handled, timeout=60, interval=0.02)
-            started, first = time.monotonic(), await handled()
-            done = first
-            while done < commands and time.monotonic() - started < MAX_SECONDS:
-                await asyncio.sleep(0.2)
-                done = await handled()
-            seconds = time.monotonic() - started
-        finally:
-            await admin.close()
-        writer_rate = (done - first) / seconds
+        writer_rate, done = await consumer_group_rate(stack, "create", commands, MAX_SECONDS)
         print(f"  bulk insert of the same documents: {bulk_rate:,.0f}/s; the writer: {writer_rate:,.1f}/s", flush=True)
         if done < commands:
             print(f"  stopped after {MAX_SECONDS}s with {done} of {commands} commands handled")
