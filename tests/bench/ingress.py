@@ -8,6 +8,7 @@ the view, so every request takes the full path (key, view, reservation, publish)
 """
 
 import asyncio
+import contextlib
 import sys
 
 import aiohttp
@@ -72,7 +73,8 @@ async def main() -> None:
             clients=CLIENTS,
         )
     finally:
-        bare.terminate()
+        with contextlib.suppress(ProcessLookupError):  # it may have died: the stack still stops
+            bare.terminate()
         await bare.wait()
         cleanup = AIOKafkaAdminClient(bootstrap_servers=stack.settings.kafka_bootstrap_servers)
         await cleanup.start()
