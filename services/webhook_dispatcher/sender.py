@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import aiohttp
-from aiohappyeyeballs import AddrInfoType
+from aiohttp.connector import AddrInfoType
 
 from services.domain.webhooks import AttemptResult, is_forbidden_address, literal_address, sign
 
