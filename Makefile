@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 # The services `make services` starts; other ports with ORDERS_KAFKA_PORT / ORDERS_MONGO_PORT.
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(or $(ORDERS_KAFKA_PORT),9092)
 export MONGODB_URL ?= mongodb://127.0.0.1:$(or $(ORDERS_MONGO_PORT),27017)/orders
+# The Jaeger `make services` starts: where spans go (OTLP over HTTP) and where the tests read them.
+export JAEGER_OTLP_ENDPOINT ?= http://127.0.0.1:$(or $(ORDERS_JAEGER_OTLP_HTTP_PORT),4318)
+export JAEGER_QUERY_URL ?= http://127.0.0.1:$(or $(ORDERS_JAEGER_UI_PORT),16686)
 
 .PHONY: help install services stop status run test test-unit lint bench chaos schemas compose-check
 

@@ -26,6 +26,15 @@ if [[ ! -x $STATE/bin/ferretdb ]]; then
   (cd "$STATE/src/ferretdb" && GOBIN=$STATE/bin GOFLAGS=-trimpath go install ./cmd/ferretdb) >"$LOGS/ferretdb-build.log" 2>&1
 fi
 
+# Jaeger all-in-one, pinned with its dependencies by deploy/jaeger/go.mod (a tool line, as
+# its module advises); rebuilt when that pin changes.
+if [[ ! -x $STATE/bin/jaeger ]] || ! cmp -s "$ROOT/deploy/jaeger/go.sum" "$STATE/bin/jaeger.go.sum"; then
+  log "building Jaeger all-in-one with go build (a few minutes the first time)"
+  (cd "$ROOT/deploy/jaeger" && GOFLAGS=-trimpath go build -o "$STATE/bin/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger) \
+    >"$LOGS/jaeger-build.log" 2>&1 || { log "building Jaeger failed; $LOGS/jaeger-build.log says:"; tail -n 30 "$LOGS/jaeger-build.log" >&2; exit 1; }
+  cp "$ROOT/deploy/jaeger/go.sum" "$STATE/bin/jaeger.go.sum"
+fi
+
 if [[ ! -f $STATE/kafka/libs/.complete ]]; then
   log "resolving the Apache Kafka jars with Maven"
   rm -rf "$STATE/kafka/libs"

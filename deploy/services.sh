@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts and stops the project's infrastructure on loopback, idempotently:
 #   PostgreSQL (a cluster of the project's own) -> FerretDB (MongoDB wire
-#   protocol) on 127.0.0.1:27017, and Apache Kafka (KRaft, single node) on 127.0.0.1:9092.
+#   protocol) on 127.0.0.1:27017, Apache Kafka (KRaft, single node) on 127.0.0.1:9092, and
+#   Jaeger all-in-one (OTLP on 127.0.0.1:4318, UI and query API on 127.0.0.1:16686).
 # `start` starts only what is not running and waits until each answers; `stop` stops what
 # this script started, by the pids it recorded; `status` says what runs.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -116,6 +117,22 @@ start_kafka() {
   wait_port "$KAFKA_PORT" Kafka 90 "$LOGS/kafka.log" kafka
 }
 
+start_jaeger() {
+  if pid_alive jaeger; then
+    log "Jaeger already runs"
+    return
+  fi
+  require_free_port "$JAEGER_UI_PORT" Jaeger
+  require_free_port "$JAEGER_OTLP_HTTP_PORT" "Jaeger's OTLP receiver"
+  log "starting Jaeger all-in-one (OTLP on 127.0.0.1:$JAEGER_OTLP_HTTP_PORT, UI on 127.0.0.1:$JAEGER_UI_PORT)"
+  JAEGER_UI_PORT=$JAEGER_UI_PORT JAEGER_QUERY_GRPC_PORT=$JAEGER_QUERY_GRPC_PORT \
+    JAEGER_OTLP_HTTP_PORT=$JAEGER_OTLP_HTTP_PORT JAEGER_OTLP_GRPC_PORT=$JAEGER_OTLP_GRPC_PORT \
+    nohup "$STATE/bin/jaeger" --config "$ROOT/deploy/jaeger/config.yaml" >"$LOGS/jaeger.log" 2>&1 &
+  echo $! >"$PIDS/jaeger.pid"
+  wait_port "$JAEGER_OTLP_HTTP_PORT" Jaeger 60 "$LOGS/jaeger.log" jaeger
+  wait_port "$JAEGER_UI_PORT" "Jaeger's query API" 30 "$LOGS/jaeger.log" jaeger
+}
+
 stop_pid() {
   local name=$1 f=$PIDS/$1.pid pid i
   [[ -f $f ]] || return 0
@@ -134,10 +151,12 @@ case ${1:-} in
     start_postgres
     start_ferretdb
     start_kafka
+    start_jaeger
     log "logs are in $LOGS"
     ;;
   stop)
     stop_pid app
+    stop_pid jaeger
     stop_pid kafka
     stop_pid ferretdb
     if [[ -f $PIDS/postgres.pid ]]; then
@@ -147,7 +166,7 @@ case ${1:-} in
     fi
     ;;
   status)
-    for name in postgres ferretdb kafka app; do
+    for name in postgres ferretdb kafka jaeger app; do
       if pid_alive "$name"; then echo "$name: running (pid $(cat "$PIDS/$name.pid"))"; else echo "$name: stopped"; fi
     done
     ;;

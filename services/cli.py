@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>` prints every stack
     args = _parser().parse_args(argv)
     settings = Settings()
-    configure_logging(getattr(args, "service", None) or args.command, settings.log_level)
+    configure_logging(getattr(args, "service", None) or args.command, settings.log_level, settings.log_format)
     args.run(settings, args)
 
 
@@ -79,6 +79,10 @@ def _async(
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    if args.service != "all":
+        from services.shared.tracing import configure_tracing
+
+        configure_tracing(f"orders-{args.service}")
     if args.service == "ingress":
         from services.ingress.app import run as run_ingress
 

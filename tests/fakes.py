@@ -13,7 +13,7 @@ from schemas.checkout import Checkout
 from schemas.commands import OrderCreateCommand
 from schemas.events import OrderEvent
 from schemas.order import OrderRecord
-from schemas.storage.orders import CommandOutcome
+from schemas.storage.orders import CommandOutcome, ParkedCreate
 from schemas.storage.webhooks import DeliveryState, WebhookDelivery
 from schemas.webhook_commands import DeadLetterSelector
 from services.domain.creation import supersedes
@@ -99,16 +99,19 @@ class FakeCheckouts:
 
 class FakeParked:
     def __init__(self) -> None:
-        self.parked: dict[str, tuple[OrderCreateCommand, datetime]] = {}
+        self.parked: dict[str, ParkedCreate] = {}
 
-    async def park(self, command: OrderCreateCommand, deadline: datetime) -> None:
-        self.parked.setdefault(command.order_id, (command, deadline))
+    async def park(self, command: OrderCreateCommand, deadline: datetime, traceparent: str | None) -> None:
+        self.parked.setdefault(
+            command.order_id,
+            ParkedCreate(checkout_id=command.checkout_id, deadline=deadline, command=command, traceparent=traceparent),
+        )
 
     async def for_checkouts(self, checkout_ids: list[str]) -> list[OrderCreateCommand]:
-        return [c for c, _ in self.parked.values() if c.checkout_id in checkout_ids]
+        return [p.command for p in self.parked.values() if p.checkout_id in checkout_ids]
 
-    async def due(self, clock: datetime, limit: int = 100) -> list[OrderCreateCommand]:
-        return [c for c, deadline in self.parked.values() if deadline <= clock][:limit]
+    async def due(self, clock: datetime, limit: int = 100) -> list[ParkedCreate]:
+        return [p for p in self.parked.values() if p.deadline <= clock][:limit]
 
     async def remove(self, order_id: str) -> None:
         self.parked.pop(order_id, None)

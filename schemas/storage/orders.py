@@ -39,6 +39,8 @@ class ParkedCreate(WireModel):
     checkout_id: str
     deadline: Timestamp
     command: OrderCreateCommand
+    traceparent: str | None = None
+    """The trace of the request that sent the command, which its order continues."""
 
 
 CommandOutcome = Literal["taken", "applied", "refused", "abandoned"]

@@ -35,6 +35,8 @@ class WebhookDelivery(WireModel):
     lease_until: Timestamp
     created_at: Timestamp
     last_error: str | None = None
+    traceparent: str | None = None
+    """The trace of the event's change, which every attempt continues."""
     batch_id: str = ""
     """The batch that last took the delivery up: queued together from a batch of events, or
     claimed together for a retry (at most 100 each). Delivered ones leave the queue a batch at

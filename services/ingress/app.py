@@ -3,12 +3,13 @@ and Kafka (commands)."""
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
@@ -17,7 +18,9 @@ from services.order_writer.claims import CommandClaims
 from services.order_writer.queries import CheckoutQueries, OrderQueries
 from services.shared.merchant_store import INDEXES as REGISTRY_INDEXES
 from services.shared.merchant_store import MerchantStore, Principal
-from services.shared.mongo import close_client, open_database, prepare_database
+from services.shared.metrics import HttpMetrics
+from services.shared.mongo import Database, close_client, open_database, prepare_database
+from services.shared.operations import Check, database_check, operations_routes
 from services.shared.retry import MONGO_UNAVAILABLE
 from services.shared.settings import Settings
 from services.webhook_dispatcher.queries import DeliveryQueries
@@ -53,6 +56,8 @@ class Ingress:
     deliveries: DeliveryReads
     claims: CommandAbandonment
     commands: Publisher
+    readiness: Mapping[str, Check]
+    """What ``/ready`` asks."""
 
 
 @asynccontextmanager
@@ -73,11 +78,19 @@ async def production_ingress(settings: Settings) -> AsyncIterator[Ingress]:
             DeliveryQueries(db),
             CommandClaims(db),
             commands,
+            readiness_checks(db, commands),
         )
     finally:
         preparing.cancel()
         await commands.stop()
         await close_client(client)
+
+
+def readiness_checks(db: Database, commands: CommandPublisher) -> dict[str, Check]:
+    async def kafka_connected() -> bool:
+        return commands.connected
+
+    return {"database": database_check(db), "kafka": kafka_connected}
 
 
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
@@ -111,12 +124,15 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Orders API", version="1.0", lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(router)
+    app.router.routes.extend(operations_routes(lambda: app.state.ingress.readiness))
     app.add_middleware(
         RequestGate,
         authenticate=authenticate,
         max_bytes=MAX_REQUEST_BYTES,
         body_seconds=settings.request_body_timeout_seconds,
     )
+    app.add_middleware(HttpMetrics, routes=lambda: [*app.routes, *router.routes])
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready,/metrics", exclude_spans=["receive", "send"])
     describe_api(app)
     return app
 
@@ -128,5 +144,6 @@ def run(settings: Settings) -> None:
         port=settings.http_port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        log_config=None,  # the process's own logging (services/shared/logs.py), JSON included
         timeout_graceful_shutdown=20,
     )

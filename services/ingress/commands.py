@@ -23,7 +23,7 @@ class CommandPublisher:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._broker: KafkaBroker = make_broker(settings)
+        self._broker: KafkaBroker = make_broker(settings, "ingress")
         self._connected = asyncio.Event()
         self._connecting: asyncio.Task[None] | None = None
 

@@ -15,7 +15,7 @@ from .problems import Problem, problem_response
 Authenticate = Callable[[Scope], Awaitable[Principal]]
 """The caller of a request, or a 401 ``Problem``."""
 
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
 PRINCIPAL = "principal"
 """Where the gate leaves the caller, in the request's state."""
 

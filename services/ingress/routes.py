@@ -89,13 +89,6 @@ def _refused(refusal: Refusal) -> Problem:
     return Problem(REFUSAL_STATUS[refusal.kind], refusal.detail, errors=errors)
 
 
-@router.get("/health", include_in_schema=False)
-async def health(request: Request) -> JSONResponse:
-    """200 once the ingress can take commands (Kafka connected); 503 before."""
-    ready = ingress(request).commands.connected
-    return JSONResponse({"status": "ok" if ready else "starting", "kafka": ready}, status_code=200 if ready else 503)
-
-
 @router.post("/orders", response_model=IdResponse)
 async def create_order(request: Request, caller: Caller, body: CreateOrderRequest) -> IdResponse:
     app = ingress(request)

@@ -16,8 +16,18 @@ from pydantic import TypeAdapter
 from schemas.checkout import CheckoutEvent
 from schemas.commands import OrderCreateCommand, order_command_adapter
 from schemas.events import OrderEvent
-from services.shared.kafka import consume, consume_batch, ensure_topics, make_broker, publish, start_broker
-from services.shared.mongo import Database, close_client, connect
+from services.shared.kafka import (
+    AssignmentWatch,
+    GroupOffsets,
+    consume,
+    consume_batch,
+    ensure_topics,
+    make_broker,
+    publish,
+    start_broker,
+)
+from services.shared.mongo import Database, close_client, open_database, prepare_database
+from services.shared.operations import database_check, serve_operations
 from services.shared.runtime import every, wait_for_stop_signal
 from services.shared.settings import Settings
 
@@ -52,18 +62,33 @@ def build_writer(settings: Settings, db: Database, broker: KafkaBroker, intake: 
     )
 
 
-def subscribe(broker: KafkaBroker, writer: OrderWriter, intake: CheckoutIntake, settings: Settings) -> None:
-    """Commands of one order share a key, hence a partition, and each partition is handled
-    by one worker in order; offsets are committed only after a message was handled."""
+def consumer_groups(settings: Settings) -> dict[str, str]:
+    """The writer's consumer groups and the topic each reads."""
     topics = settings.topics
+    return {
+        group_id(settings, "checkouts"): topics.checkout_events,
+        group_id(settings, "create"): topics.order_create,
+        group_id(settings, "commands"): topics.order_commands,
+    }
 
-    def handled_in_order(topic: str, role: str, workers: int) -> ConcurrentBetweenPartitionsSubscriber:
+
+def subscribe(
+    broker: KafkaBroker, writer: OrderWriter, intake: CheckoutIntake, settings: Settings
+) -> list[AssignmentWatch]:
+    """Commands of one order share a key, hence a partition, and each partition is handled
+    by one worker in order; offsets are committed only after a message was handled.
+    Returns what tells whether each subscriber has joined its group."""
+    topics = settings.topics
+    watches = [AssignmentWatch(), AssignmentWatch(settings.writer_workers), AssignmentWatch(settings.writer_workers)]
+
+    def handled_in_order(topic: str, role: str, watch: AssignmentWatch) -> ConcurrentBetweenPartitionsSubscriber:
         return broker.subscriber(
             topic,
             group_id=group_id(settings, role),
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
-            max_workers=workers,
+            max_workers=settings.writer_workers,
+            listener=watch,
         )
 
     @broker.subscriber(
@@ -74,6 +99,7 @@ def subscribe(broker: KafkaBroker, writer: OrderWriter, intake: CheckoutIntake, 
         batch=True,
         max_records=500,
         batch_timeout_ms=20,
+        listener=watches[0],
     )
     async def on_checkout_events(message: KafkaMessage) -> None:
         """Checkout events in batches: the newest of each checkout, taken with one insert
@@ -82,34 +108,53 @@ def subscribe(broker: KafkaBroker, writer: OrderWriter, intake: CheckoutIntake, 
         for record in cast("tuple[ConsumerRecord[bytes, bytes], ...]", message.raw_message):
             intake.handled(record.partition, record.timestamp)
 
-    @handled_in_order(topics.order_create, "create", workers=settings.writer_workers)
+    @handled_in_order(topics.order_create, "create", watches[1])
     async def on_order_create(message: KafkaMessage) -> None:
         await consume(broker, message, CREATE_COMMAND, writer.create_order)
 
-    @handled_in_order(topics.order_commands, "commands", workers=settings.writer_workers)
+    @handled_in_order(topics.order_commands, "commands", watches[2])
     async def on_order_command(message: KafkaMessage) -> None:
         await consume(broker, message, order_command_adapter, writer.apply)
 
+    return watches
+
 
 async def run(settings: Settings) -> None:
-    client, db = await connect(settings, INDEXES)
-    await ensure_topics(settings)
-    broker = make_broker(settings)
-    intake = CheckoutIntake(
-        settings.kafka_bootstrap_servers,
-        settings.topics.checkout_events,
-        group_id(settings, "checkouts"),
-        CheckoutProgress(db),
+    client, db = open_database(settings)
+    broker = make_broker(settings, "writer")
+    watches: list[AssignmentWatch] = []
+
+    async def consumers_joined() -> bool:
+        return bool(watches) and all(w.joined for w in watches)
+
+    operations = await serve_operations(
+        "order-writer",
+        settings.http_host,
+        settings.writer_http_port,
+        {"database": database_check(db), "kafka": lambda: broker.ping(timeout=1.0), "consumers": consumers_joined},
     )
-    await intake.start()
+    await prepare_database(db, INDEXES)
+    await ensure_topics(settings)
+    offsets = GroupOffsets(settings.kafka_bootstrap_servers, "orders-writer-offsets")
+    await offsets.start()
+    intake = CheckoutIntake(
+        offsets, settings.topics.checkout_events, group_id(settings, "checkouts"), CheckoutProgress(db)
+    )
     writer = build_writer(settings, db, broker, intake)
-    subscribe(broker, writer, intake, settings)
+    watches += subscribe(broker, writer, intake, settings)
     await start_broker(broker)
     logger.info("order-writer is consuming %s", ", ".join(settings.topics.all()[:3]))
     loops = [
         asyncio.create_task(every(0.5, "measuring checkout intake", intake.measure)),
         asyncio.create_task(every(1.0, "deciding overdue parked creates", writer.decide_overdue)),
         asyncio.create_task(every(5.0, "publishing stale outboxes", writer.publish_stale_outboxes)),
+        asyncio.create_task(
+            every(
+                settings.metrics_interval_seconds,
+                "measuring consumer lag",
+                lambda: offsets.export_lag(consumer_groups(settings)),
+            )
+        ),
     ]
     try:
         await wait_for_stop_signal()
@@ -119,6 +164,7 @@ async def run(settings: Settings) -> None:
         for loop in loops:
             loop.cancel()
         await broker.stop()
-        await intake.stop()
+        await offsets.stop()
+        operations.should_exit = True
         await close_client(client)
         logger.info("%s stopped in %.1fs", "order-writer", time.monotonic() - stopping)

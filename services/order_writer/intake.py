@@ -8,13 +8,9 @@ that with several writers each partition's reading comes from whichever writer o
 import logging
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
 from schemas.base import utc_now
 from services.domain.creation import intake_clock, partition_read_through
-from services.shared.kafka import topic_partitions
-from services.shared.retry import KAFKA_UNAVAILABLE, until_available
+from services.shared.kafka import GroupOffsets
 
 from .store import CheckoutProgress
 
@@ -22,24 +18,13 @@ logger = logging.getLogger(__name__)
 
 
 class CheckoutIntake:
-    def __init__(self, bootstrap_servers: str, topic: str, group_id: str, progress: CheckoutProgress) -> None:
+    def __init__(self, offsets: GroupOffsets, topic: str, group_id: str, progress: CheckoutProgress) -> None:
         self._topic = topic
         self._group_id = group_id
         self._progress = progress
         self._newest_handled: dict[int, datetime] = {}
         self._partitions = 0
-        self._offsets = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers, enable_auto_commit=False, client_id="orders-intake-clock"
-        )
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="orders-intake-clock")
-
-    async def start(self) -> None:
-        await until_available("Kafka", self._offsets.start, KAFKA_UNAVAILABLE)
-        await until_available("Kafka", self._admin.start, KAFKA_UNAVAILABLE)
-
-    async def stop(self) -> None:
-        await self._offsets.stop()
-        await self._admin.close()
+        self._offsets = offsets
 
     def handled(self, partition: int, timestamp_ms: int) -> None:
         """A checkout event of ``partition``, produced at ``timestamp_ms``, was handled."""
@@ -51,20 +36,17 @@ class CheckoutIntake:
         """Read the ends and the group's committed offsets, and record how far each
         partition has been read."""
         sampled_at = utc_now()
-        assigned = [TopicPartition(self._topic, p) for p in await topic_partitions(self._admin, self._topic)]
-        if not assigned:
+        offsets = await self._offsets.read(self._group_id, self._topic)
+        if not offsets:
             return
-        ends = await self._offsets.end_offsets(assigned)
-        committed = await self._admin.list_consumer_group_offsets(self._group_id, partitions=assigned)
         readings: dict[int, datetime] = {}
-        for tp in assigned:
-            done = committed.get(tp)
-            caught_up = ends[tp] == 0 or (done is not None and done.offset >= ends[tp])
-            reading = partition_read_through(caught_up, sampled_at, self._newest_handled.get(tp.partition))
+        for partition, (end, committed) in offsets.items():
+            caught_up = end == 0 or (committed is not None and committed >= end)
+            reading = partition_read_through(caught_up, sampled_at, self._newest_handled.get(partition))
             if reading is not None:
-                readings[tp.partition] = reading
+                readings[partition] = reading
         await self._progress.advance(readings)
-        self._partitions = len(assigned)
+        self._partitions = len(offsets)
 
     async def clock(self) -> datetime | None:
         """Every checkout event produced before this moment has been read (None: unknown)."""

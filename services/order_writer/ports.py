@@ -10,7 +10,7 @@ from schemas.checkout import Checkout
 from schemas.commands import OrderCreateCommand
 from schemas.events import OrderEvent
 from schemas.order import OrderRecord
-from schemas.storage.orders import CommandOutcome
+from schemas.storage.orders import CommandOutcome, ParkedCreate
 
 PublishEvent = Callable[[OrderEvent], Awaitable[None]]
 
@@ -40,11 +40,11 @@ class Checkouts(Protocol):
 
 
 class Parked(Protocol):
-    async def park(self, command: OrderCreateCommand, deadline: datetime) -> None: ...
+    async def park(self, command: OrderCreateCommand, deadline: datetime, traceparent: str | None) -> None: ...
 
     async def for_checkouts(self, checkout_ids: list[str]) -> list[OrderCreateCommand]: ...
 
-    async def due(self, clock: datetime, limit: int = 100) -> list[OrderCreateCommand]: ...
+    async def due(self, clock: datetime, limit: int = 100) -> list[ParkedCreate]: ...
 
     async def remove(self, order_id: str) -> None: ...
 

@@ -2,6 +2,7 @@
 persist (one atomic document write per change), publish (the outbox, then forget it)."""
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from schemas.base import utc_now
@@ -14,7 +15,9 @@ from services.domain.events import event_for
 from services.domain.lifecycle import apply_command
 from services.domain.outcomes import Refusal
 from services.domain.returns import ReturnPolicy
+from services.shared.tracing import continued, current_traceparent
 
+from .metrics import ORDERS_STORED
 from .ports import Checkouts, Commands, IntakeClock, Orders, Parked, PublishEvent
 
 logger = logging.getLogger(__name__)
@@ -47,13 +50,16 @@ class OrderWriter:
         self._checkout_grace = checkout_grace
         self._return_policy = return_policy
 
-    async def take_checkouts(self, events: list[CheckoutEvent]) -> None:
+    async def take_checkouts(self, events: list[CheckoutEvent], traceparents: Sequence[str | None] = ()) -> None:
         """Keep the newest view of each checkout of a batch of events; decide the orders that
-        were waiting for those now paid or expired (an open one may still be paid)."""
+        were waiting for those now paid or expired (an open one may still be paid), each in
+        the trace of the checkout event that settled it."""
         taken = await self._checkouts.apply_many(newest_checkouts(e.checkout for e in events))
         settled = {c.id: c for c in taken if c.status is not CheckoutStatus.OPEN}
+        trace_of = {e.checkout.id: t for e, t in zip(events, traceparents, strict=False)}
         for command in await self._parked.for_checkouts(list(settled)):
-            await self._decide_creation(command, (settled[command.checkout_id], None), parked=True)
+            with continued(trace_of.get(command.checkout_id)):
+                await self._decide_creation(command, (settled[command.checkout_id], None), parked=True)
 
     async def create_order(self, command: OrderCreateCommand) -> None:
         if not await self._take(command):
@@ -67,7 +73,7 @@ class OrderWriter:
             # instead of blocking this partition. Look again after parking, since the
             # checkout may have arrived in between (its handler looks for parked commands
             # after storing it).
-            await self._parked.park(command, waits_until(command, self._checkout_grace))
+            await self._parked.park(command, waits_until(command, self._checkout_grace), current_traceparent())
             found = await self._checkouts.get(command.checkout_id)
             if _worth_waiting_for(found):
                 logger.info("order %s waits for checkout %s", command.order_id, command.checkout_id)
@@ -83,8 +89,10 @@ class OrderWriter:
         clock = await self._intake.clock()
         if clock is None:
             return
-        for command in await self._parked.due(clock):
-            await self._decide_creation(command, await self._checkouts.get(command.checkout_id), parked=True)
+        for parked in await self._parked.due(clock):
+            command = parked.command
+            with continued(parked.traceparent):
+                await self._decide_creation(command, await self._checkouts.get(command.checkout_id), parked=True)
 
     async def _decide_creation(
         self, command: OrderCreateCommand, found: tuple[Checkout, str | None] | None, *, parked: bool
@@ -106,6 +114,7 @@ class OrderWriter:
             await self.publish_outbox(command.order_id)
             return
         logger.info("order %s stored as %s", record.id, status)
+        ORDERS_STORED.labels(status.value).inc()
         await self._publish(record.id, record.version, [event])
 
     async def apply(self, command: OrderCommand) -> None:
@@ -130,6 +139,7 @@ class OrderWriter:
             event = event_for(outcome.record, outcome.event_type, outcome.refund, now)
             outbox_since = outbox[0].occurred_at if outbox else now
             if await self._orders.replace(record.version, outcome.record, event, command.command_id, outbox_since):
+                ORDERS_STORED.labels(outcome.record.status.value).inc()
                 await self._command_log.record(command.command_id, "applied", "", now)
                 await self._publish(record.id, outcome.record.version, [*outbox, event])
                 return

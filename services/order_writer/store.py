@@ -183,8 +183,10 @@ class ParkedCreates:
     def __init__(self, db: Database) -> None:
         self._parked = db[PARKED_CREATES]
 
-    async def park(self, command: OrderCreateCommand, deadline: datetime) -> None:
-        parked = ParkedCreate(checkout_id=command.checkout_id, deadline=deadline, command=command)
+    async def park(self, command: OrderCreateCommand, deadline: datetime, traceparent: str | None) -> None:
+        parked = ParkedCreate(
+            checkout_id=command.checkout_id, deadline=deadline, command=command, traceparent=traceparent
+        )
         with contextlib.suppress(DuplicateKeyError):  # parked before: keep the first deadline
             await self._parked.insert_one({"_id": command.order_id, **parked.model_dump(mode="python")})
 
@@ -196,10 +198,10 @@ class ParkedCreates:
         criteria = {"checkoutId": checkout_ids[0] if len(checkout_ids) == 1 else {"$in": checkout_ids}}
         return [ParkedCreate.model_validate(d).command async for d in self._parked.find(criteria)]
 
-    async def due(self, clock: datetime, limit: int = 100) -> list[OrderCreateCommand]:
+    async def due(self, clock: datetime, limit: int = 100) -> list[ParkedCreate]:
         """Parked commands whose deadline the intake clock has passed."""
         cursor = self._parked.find({"deadline": {"$lte": clock}}).limit(limit)
-        return [ParkedCreate.model_validate(d).command async for d in cursor]
+        return [ParkedCreate.model_validate(d) async for d in cursor]
 
     async def remove(self, order_id: str) -> None:
         await self._parked.delete_one({"_id": order_id})

@@ -3,22 +3,30 @@ consumption wrapper that sends poison messages to ``<topic>.dlq`` and keeps goin
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import socket
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from faststream.types import DecodedMessage
+from prometheus_client import REGISTRY
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from schemas.topics import DLQ_REASON_HEADER, DLQ_SOURCE_TOPIC_HEADER, TOPIC_PARTITIONS, Topics
 
+from .logs import logged_with
+from .metrics import CONSUMER_LAG, MESSAGES_CONSUMED
 from .retry import KAFKA_UNAVAILABLE, MONGO_UNAVAILABLE, until_available
 from .settings import Settings
+from .tracing import continued, header_traceparent
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +41,13 @@ async def keep_raw_body(message: StreamMessage[Any]) -> DecodedMessage:
     return message.body
 
 
-def make_broker(settings: Settings) -> KafkaBroker:
+def client_id(role: str) -> str:
+    """How this process names itself to Kafka (in consumer groups, quotas and broker logs):
+    its role, host (a pod's name on Kubernetes) and process id."""
+    return f"orders-{role}-{socket.gethostname()}-{os.getpid()}"
+
+
+def make_broker(settings: Settings, role: str = "client") -> KafkaBroker:
     """A broker whose publishes are durable when they return: acks from all in-sync
     replicas, idempotent producer (its own retries add no duplicates). Its request timeout
     bounds how long a publish may wait for a broker that is down."""
@@ -43,12 +57,18 @@ def make_broker(settings: Settings) -> KafkaBroker:
         acks="all",
         enable_idempotence=True,
         request_timeout_ms=int(settings.publish_timeout_seconds * 1000),
-        client_id="orders",
+        client_id=client_id(role),
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
         # On shutdown, handlers get this long to finish; one still waiting for the database
         # is cancelled, which is safe: its message is not committed and comes again.
         graceful_timeout=5.0,
+        # Spans for every publish and every message handled, linked through the messages'
+        # `traceparent` headers; FastStream's own message metrics (faststream_*).
+        middlewares=(
+            KafkaTelemetryMiddleware(),
+            KafkaPrometheusMiddleware(registry=REGISTRY, app_name="orders"),
+        ),
     )
 
 
@@ -106,6 +126,7 @@ async def dead_letter(broker: KafkaBroker, record: ConsumerRecord[bytes, bytes],
         "x-dlq-source-offset": str(record.offset),
     }
     logger.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+    MESSAGES_CONSUMED.labels(record.topic, "dead_lettered").inc()
     await broker.publish(record.value or b"", Topics.dead_letter(record.topic), key=record.key, headers=headers)
 
 
@@ -131,7 +152,9 @@ async def consume(
     record = cast("ConsumerRecord[bytes, bytes]", message.raw_message)
     try:
         decoded = decode(record.value or b"", adapter)
-        await _until_dependencies_answer(lambda: handle(decoded))
+        with logged_with(orderId=getattr(decoded, "order_id", None), commandId=getattr(decoded, "command_id", None)):
+            await _until_dependencies_answer(lambda: handle(decoded))
+        MESSAGES_CONSUMED.labels(record.topic, "handled").inc()
     except PoisonMessage as error:
         await dead_letter(broker, record, str(error))
     except Exception as error:  # one bad message must not stop the consumer
@@ -143,11 +166,12 @@ async def consume_batch(
     broker: KafkaBroker,
     message: KafkaMessage,
     adapter: TypeAdapter[M],
-    handle: Callable[[list[M]], Awaitable[Any]],
+    handle: Callable[[list[M], Sequence[str | None]], Awaitable[Any]],
 ) -> None:
     """``consume`` for a batch: what cannot be decoded is dead-lettered, the rest handled
-    together; should that fail for a reason other than an unreachable dependency, each
-    message is handled on its own so that only the bad ones are dead-lettered."""
+    together, each with the ``traceparent`` it came with; should that fail for a reason
+    other than an unreachable dependency, each message is handled on its own so that only
+    the bad ones are dead-lettered."""
     good: list[tuple[ConsumerRecord[bytes, bytes], M]] = []
     for record in cast("tuple[ConsumerRecord[bytes, bytes], ...]", message.raw_message):
         try:
@@ -157,12 +181,19 @@ async def consume_batch(
     if not good:
         return
     try:
-        await _until_dependencies_answer(lambda: handle([item for _, item in good]))
+        await _until_dependencies_answer(
+            lambda: handle([item for _, item in good], [header_traceparent(record.headers) for record, _ in good])
+        )
+        for record, _ in good:
+            MESSAGES_CONSUMED.labels(record.topic, "handled").inc()
     except Exception:  # fall back to one at a time
         logger.exception("handling a batch of %d failed; handling them one by one", len(good))
         for record, item in good:
             try:
-                await _until_dependencies_answer(lambda item=item: handle([item]))  # type: ignore[misc]
+                traces = [header_traceparent(record.headers)]
+                with continued(traces[0]):
+                    await _until_dependencies_answer(lambda item=item, traces=traces: handle([item], traces))  # type: ignore[misc]
+                MESSAGES_CONSUMED.labels(record.topic, "handled").inc()
             except Exception as error:  # noqa: BLE001 - one bad message must not stop the consumer
                 await dead_letter(broker, record, f"{type(error).__name__}: {error}")
 
@@ -170,3 +201,63 @@ async def consume_batch(
 def _log_retry(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
     logger.warning("handling waits for its dependencies (%s: %s); retrying", type(error).__name__, error)
+
+
+class GroupOffsets:
+    """Where a consumer group stands on a topic: each partition's end offset beside the
+    group's committed offset. Its own clients, so that reading never disturbs consuming."""
+
+    def __init__(self, bootstrap_servers: str, client_id: str) -> None:
+        self._ends = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, enable_auto_commit=False, client_id=client_id
+        )
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=client_id)
+
+    async def start(self) -> None:
+        await until_available("Kafka", self._ends.start, KAFKA_UNAVAILABLE)
+        await until_available("Kafka", self._admin.start, KAFKA_UNAVAILABLE)
+
+    async def stop(self) -> None:
+        await self._ends.stop()
+        await self._admin.close()
+
+    async def read(self, group_id: str, topic: str) -> dict[int, tuple[int, int | None]]:
+        """Partition -> (end offset, committed offset or None)."""
+        partitions = [TopicPartition(topic, p) for p in await topic_partitions(self._admin, topic)]
+        if not partitions:
+            return {}
+        ends = await self._ends.end_offsets(partitions)
+        committed = await self._admin.list_consumer_group_offsets(group_id, partitions=partitions)
+        offsets: dict[int, tuple[int, int | None]] = {}
+        for tp in partitions:
+            done = committed.get(tp)
+            offsets[tp.partition] = (ends[tp], done.offset if done is not None and done.offset >= 0 else None)
+        return offsets
+
+    async def export_lag(self, groups: dict[str, str]) -> None:
+        """Set ``orders_consumer_lag`` for each group -> topic."""
+        for group_id, topic in groups.items():
+            for partition, (end, committed) in (await self.read(group_id, topic)).items():
+                CONSUMER_LAG.labels(group_id, topic, str(partition)).set(end - (committed or 0))
+
+
+class AssignmentWatch(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Whether a subscriber's consumers have joined their group and are not in the middle
+    of a rebalance. Joined, not "given partitions": a replica beyond the partition count
+    gets none and still does its share (it takes over when another leaves)."""
+
+    def __init__(self, consumers: int = 1) -> None:
+        self._consumers = consumers
+        self._joins = 0
+        self._rebalancing = 0
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._rebalancing += 1
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._rebalancing = max(self._rebalancing - 1, 0)
+        self._joins += 1
+
+    @property
+    def joined(self) -> bool:
+        return self._joins >= self._consumers and self._rebalancing == 0

@@ -2,7 +2,7 @@
 
 import json
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8000, validation_alias="ORDERS_HTTP_PORT")
     topic_prefix: str = Field(default="", validation_alias="ORDERS_TOPIC_PREFIX")
     log_level: str = Field(default="INFO", validation_alias="ORDERS_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field(default="text", validation_alias="ORDERS_LOG_FORMAT")
+    # Where the writer and the dispatcher answer /health, /ready and /metrics (the ingress
+    # answers them on its API port). Port 0 picks a free one, which the process logs.
+    writer_http_port: int = Field(default=8001, ge=0, validation_alias="ORDERS_WRITER_HTTP_PORT")
+    dispatcher_http_port: int = Field(default=8002, ge=0, validation_alias="ORDERS_DISPATCHER_HTTP_PORT")
+    metrics_interval_seconds: float = Field(default=5.0, gt=0, validation_alias="ORDERS_METRICS_INTERVAL_SECONDS")
 
     api_key_cache_seconds: float = Field(default=5.0, ge=0, validation_alias="ORDERS_API_KEY_CACHE_SECONDS")
     request_body_timeout_seconds: float = Field(

@@ -11,9 +11,18 @@ from pydantic import TypeAdapter
 
 from schemas.events import OrderEvent
 from schemas.webhook_commands import ReplayDeadLetters
-from services.shared.kafka import consume, consume_batch, ensure_topics, make_broker, start_broker
+from services.shared.kafka import (
+    AssignmentWatch,
+    GroupOffsets,
+    consume,
+    consume_batch,
+    ensure_topics,
+    make_broker,
+    start_broker,
+)
 from services.shared.merchant_store import MerchantStore
-from services.shared.mongo import close_client, connect
+from services.shared.mongo import close_client, open_database, prepare_database
+from services.shared.operations import database_check, serve_operations
 from services.shared.runtime import every, wait_for_stop_signal
 from services.shared.settings import Settings
 
@@ -27,27 +36,41 @@ ORDER_EVENT = TypeAdapter(OrderEvent)
 REPLAY = TypeAdapter(ReplayDeadLetters)
 
 
-def subscribe(broker: KafkaBroker, dispatcher: Dispatcher, store: DeliveryStore, settings: Settings) -> None:
+def consumer_groups(settings: Settings) -> dict[str, str]:
+    """The dispatcher's consumer groups and the topic each reads."""
+    return {
+        settings.topic_prefix + "orders-webhook-dispatcher": settings.topics.order_events,
+        settings.topic_prefix + "orders-webhook-dispatcher.commands": settings.topics.webhook_commands,
+    }
+
+
+def subscribe(
+    broker: KafkaBroker, dispatcher: Dispatcher, store: DeliveryStore, settings: Settings
+) -> list[AssignmentWatch]:
     """Events are taken in batches and committed once their deliveries are queued (one
-    write and one commit a batch); the attempts run on their own."""
+    write and one commit a batch); the attempts run on their own. Returns what tells
+    whether each subscriber has joined its group."""
+    (events_group, commands_group), watches = consumer_groups(settings), [AssignmentWatch(), AssignmentWatch()]
 
     @broker.subscriber(
         settings.topics.order_events,
-        group_id=settings.topic_prefix + "orders-webhook-dispatcher",
+        group_id=events_group,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         batch=True,
         max_records=500,
         batch_timeout_ms=50,
+        listener=watches[0],
     )
     async def on_order_events(message: KafkaMessage) -> None:
         await consume_batch(broker, message, ORDER_EVENT, dispatcher.take_events)
 
     @broker.subscriber(
         settings.topics.webhook_commands,
-        group_id=settings.topic_prefix + "orders-webhook-dispatcher.commands",
+        group_id=commands_group,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        listener=watches[1],
     )
     async def on_webhook_command(message: KafkaMessage) -> None:
         async def replay(command: ReplayDeadLetters) -> None:
@@ -56,10 +79,27 @@ def subscribe(broker: KafkaBroker, dispatcher: Dispatcher, store: DeliveryStore,
 
         await consume(broker, message, REPLAY, replay)
 
+    return watches
+
 
 async def run(settings: Settings) -> None:
-    client, db = await connect(settings, INDEXES)
+    client, db = open_database(settings)
+    broker = make_broker(settings, "dispatcher")
+    watches: list[AssignmentWatch] = []
+
+    async def consumers_joined() -> bool:
+        return bool(watches) and all(w.joined for w in watches)
+
+    operations = await serve_operations(
+        "webhook-dispatcher",
+        settings.http_host,
+        settings.dispatcher_http_port,
+        {"database": database_check(db), "kafka": lambda: broker.ping(timeout=1.0), "consumers": consumers_joined},
+    )
+    await prepare_database(db, INDEXES)
     await ensure_topics(settings)
+    offsets = GroupOffsets(settings.kafka_bootstrap_servers, "orders-dispatcher-offsets")
+    await offsets.start()
     sender = WebhookSender(
         timeout_seconds=settings.webhook_timeout_seconds,
         allow_private=settings.allow_private_webhooks,
@@ -68,12 +108,16 @@ async def run(settings: Settings) -> None:
     await sender.start()
     store = DeliveryStore(db)
     dispatcher = Dispatcher(store, MerchantStore(db), sender, settings)
-    broker = make_broker(settings)
-    subscribe(broker, dispatcher, store, settings)
+    watches += subscribe(broker, dispatcher, store, settings)
     await start_broker(broker)
+    measure = settings.metrics_interval_seconds
     loops = [
         asyncio.create_task(every(0.5, "taking due webhook deliveries", dispatcher.take_due)),
         asyncio.create_task(every(0.1, "recording webhook attempts", dispatcher.record_outcomes)),
+        asyncio.create_task(
+            every(measure, "measuring consumer lag", lambda: offsets.export_lag(consumer_groups(settings)))
+        ),
+        asyncio.create_task(every(measure, "measuring the delivery queue", store.export_gauges)),
     ]
     logger.info("webhook-dispatcher is consuming %s", settings.topics.order_events)
     try:
@@ -86,5 +130,7 @@ async def run(settings: Settings) -> None:
             loop.cancel()
         await dispatcher.drain(timeout=settings.webhook_timeout_seconds)
         await sender.close()
+        await offsets.stop()
+        operations.should_exit = True
         await close_client(client)
         logger.info("%s stopped in %.1fs", "webhook-dispatcher", time.monotonic() - stopping)

@@ -11,8 +11,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp.connector import AddrInfoType
+from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 
-from services.domain.webhooks import AttemptResult, is_forbidden_address, literal_address, sign
+from services.domain.webhooks import AttemptResult, is_forbidden_address, literal_address, sign, url_for_logs
 
 MAX_RESPONSE_BYTES = 4096
 ABORT_HEADER = "webhook-delivery"
@@ -48,7 +49,12 @@ class WebhookSender:
             ttl_dns_cache=60,
             socket_factory=None if self._allow_private else public_socket,
         )
-        self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout, auto_decompress=False)
+        # A span per attempt, whose `traceparent` header continues the event's trace; spans
+        # name the URL without its query string, where merchants put tokens.
+        traced = create_trace_config(url_filter=lambda url: url_for_logs(str(url)))
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=self._timeout, auto_decompress=False, trace_configs=[traced]
+        )
 
     async def close(self) -> None:
         if self._session is not None:

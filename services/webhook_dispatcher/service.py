@@ -3,22 +3,29 @@ lost), attempt each on its own, record every attempt, and reschedule failures.""
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+
+from opentelemetry import trace
 
 from schemas.base import utc_now
 from schemas.events import OrderEvent
 from schemas.storage.webhooks import DeliveryState, WebhookAttempt, WebhookDelivery
 from services.domain.webhooks import after_attempt, delivery_id, url_for_logs, webhook_body
+from services.shared.logs import logged_with
 from services.shared.settings import Settings
+from services.shared.tracing import continued
 
 from .breaker import CircuitBreakers
 from .limiter import KeyedLimiter
+from .metrics import WEBHOOK_ATTEMPTS, WEBHOOK_DURATION
 from .ports import DeliveryQueue, Sender, SigningSecrets
 from .store import NEVER, Outcomes, batch_ids
 
 logger = logging.getLogger(__name__)
+TRACER = trace.get_tracer(__name__)
 
 
 class Dispatcher:
@@ -50,19 +57,25 @@ class Dispatcher:
         # Back-pressure: past this many attempts in flight, consuming events waits.
         self._capacity = asyncio.Semaphore(settings.webhook_concurrency * 40)
 
-    async def take_events(self, events: list[OrderEvent]) -> None:
+    async def take_events(self, events: list[OrderEvent], traceparents: Sequence[str | None] = ()) -> None:
         """Queue one delivery per URL of each event's order, then attempt the new ones at
-        once (a delivery queued before, by an event delivered twice, is not)."""
+        once (a delivery queued before, by an event delivered twice, is not). Each delivery
+        keeps its event's trace."""
         now = utc_now()
         batches = batch_ids()
         deliveries = []
-        for event in events:
+        traces = [*traceparents, *[None] * (len(events) - len(traceparents))]
+        for event, traceparent in zip(events, traces, strict=True):
             body = webhook_body(event).decode()  # the same for every URL of the event
-            deliveries += [self._delivery(event, url, body, now, next(batches)) for url in event.order.webhook_urls]
+            deliveries += [
+                self._delivery(event, url, body, now, next(batches), traceparent) for url in event.order.webhook_urls
+            ]
         for delivery in await self._store.add(deliveries):
             await self._spawn(delivery)
 
-    def _delivery(self, event: OrderEvent, url: str, body: str, now: datetime, batch_id: str) -> WebhookDelivery:
+    def _delivery(
+        self, event: OrderEvent, url: str, body: str, now: datetime, batch_id: str, traceparent: str | None
+    ) -> WebhookDelivery:
         return WebhookDelivery(
             id=delivery_id(event.id, url),
             event_id=event.id,
@@ -76,6 +89,7 @@ class Dispatcher:
             lease_until=now + self._lease,
             created_at=now,
             batch_id=batch_id,
+            traceparent=traceparent,
         )
 
     async def take_due(self, limit: int = 200) -> int:
@@ -99,6 +113,18 @@ class Dispatcher:
         self._capacity.release()
 
     async def _attempt(self, delivery: WebhookDelivery) -> None:
+        """An attempt continues the trace of its event's change, in a span of its own."""
+        with (
+            continued(delivery.traceparent),
+            TRACER.start_as_current_span(
+                "webhook attempt",
+                attributes={"webhook.delivery_id": delivery.id, "webhook.attempt": delivery.attempts + 1},
+            ),
+            logged_with(orderId=delivery.order_id),
+        ):
+            await self._attempt_in_trace(delivery)
+
+    async def _attempt_in_trace(self, delivery: WebhookDelivery) -> None:
         url = delivery.url
         if self._breakers.is_open(url):  # do not even queue for a slot
             await self._postpone(delivery, self._breakers.blocked_for(url))
@@ -118,6 +144,9 @@ class Dispatcher:
         attempts = delivery.attempts + 1
         step = after_attempt(result, attempts, self._schedule)
         now = utc_now()
+        outcome = {DeliveryState.DELIVERED: "delivered", DeliveryState.ABORTED: "aborted"}.get(step.state, "failed")
+        WEBHOOK_ATTEMPTS.labels(outcome).inc()
+        WEBHOOK_DURATION.labels(outcome).observe(result.duration_ms / 1000)
         attempt = WebhookAttempt(
             delivery_id=delivery.id,
             event_id=delivery.event_id,
@@ -129,7 +158,7 @@ class Dispatcher:
             status_code=result.status_code,
             duration_ms=result.duration_ms,
             error=result.error,
-            outcome={DeliveryState.DELIVERED: "delivered", DeliveryState.ABORTED: "aborted"}.get(step.state, "failed"),
+            outcome=outcome,
         )
         if step.state is DeliveryState.DELIVERED:
             await self._outcomes.add(attempt, delivered=(delivery.batch_id, delivery.id))

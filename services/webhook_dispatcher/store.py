@@ -28,6 +28,7 @@ from schemas.storage.webhooks import (
 from schemas.webhook_commands import DeadLetterSelector
 from services.shared.mongo import Database, Document, Indexes
 
+from .metrics import DEAD_LETTERS, DELIVERIES_WAITING
 from .queries import dead_letter_filter
 
 INDEXES: Indexes = {
@@ -166,3 +167,13 @@ class DeliveryStore:
             {"$set": {"state": DeliveryState.PENDING.value, "attempts": 0, "dueAt": utc_now(), "leaseUntil": NEVER}},
         )
         return result.modified_count
+
+    async def export_gauges(self) -> None:
+        """Set the queue's gauges: deliveries due now, scheduled later, and dead letters."""
+        now = utc_now()
+        pending = DeliveryState.PENDING.value
+        due = await self._deliveries.count_documents({"state": pending, "dueAt": {"$lte": now}})
+        scheduled = await self._deliveries.count_documents({"state": pending, "dueAt": {"$gt": now}})
+        DELIVERIES_WAITING.labels("due").set(due)
+        DELIVERIES_WAITING.labels("scheduled").set(scheduled)
+        DEAD_LETTERS.set(await self._deliveries.count_documents({"state": DeliveryState.DEAD.value}))

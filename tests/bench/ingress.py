@@ -26,7 +26,9 @@ SECONDS = 15
 REQUESTS = 12_000
 
 
-async def saturate(name: str, url: str, api_key: str, checkout_ids: list[str]) -> Result:
+async def saturate(name: str, url: str, api_key: str, checkout_ids: list[str], requests: int = REQUESTS) -> Result:
+    """POST /orders as fast as ``CLIENTS`` clients can, for ``SECONDS`` or ``requests``
+    (``checkout_ids`` holds 200 more, for the warm-up)."""
     ids = iter(checkout_ids)
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {api_key}"}) as session:
 
@@ -38,7 +40,7 @@ async def saturate(name: str, url: str, api_key: str, checkout_ids: list[str]) -
                 return response.status
 
         await closed_loop(f"{name} warm-up", create, clients=4, requests=200, max_seconds=10)
-        result = await closed_loop(name, create, clients=CLIENTS, requests=REQUESTS, max_seconds=SECONDS)
+        result = await closed_loop(name, create, clients=CLIENTS, requests=requests, max_seconds=SECONDS)
     print(f"  {result.line()}", flush=True)
     return result
 

@@ -3,7 +3,7 @@ against a limit also go to `.local/bench/results.jsonl` (`results.py`)."""
 
 import asyncio
 
-from . import commands, create, e2e, ingress, intake, queries, webhooks, writer
+from . import commands, create, e2e, ingress, intake, queries, tracing, webhooks, writer
 
 
 async def main() -> None:
@@ -16,6 +16,7 @@ async def main() -> None:
         ("write path: the writer from a backlog of 50,000 creates, beside a bulk insert", writer.main),
         ("write path: end to end, by offered load, then steady at half capacity (picture)", e2e.main),
         ("webhooks", webhooks.main),
+        ("tracing on and off: the ingress and end to end", tracing.main),
     ):
         print(f"\n=== {name} ===", flush=True)
         await run()

@@ -121,12 +121,14 @@ async def test_while_kafka_is_unreachable_creation_answers_503(own_stack: Stack)
 
         async def answering() -> httpx.Response | None:
             try:
-                return await api.get("/health")
+                return await api.get("/ready")
             except httpx.TransportError:
                 return None
 
-        health = await eventually(answering, timeout=30)
-        assert health.status_code == 503
+        ready = await eventually(answering, timeout=30)
+        assert ready.status_code == 503
+        assert ready.json()["kafka"] is False
+        assert (await api.get("/health")).status_code == 200  # alive, only not ready
         response = await api.post("/orders", json={"checkoutId": checkout.checkout.id, "idempotencyKey": "k"})
         assert response.status_code == 503
         assert response.headers["retry-after"] == "5"

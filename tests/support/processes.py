@@ -10,10 +10,10 @@ SERVICES = ("ingress", "writer", "dispatcher")
 
 
 class ServiceProcess:
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path, label: str | None = None) -> None:
         self.name = name
         self._env = env
-        self._log_path = log_dir / f"{name}.log"
+        self._log_path = log_dir / f"{label or name}.log"
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -30,6 +30,10 @@ class ServiceProcess:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self._env
 
     @property
     def running(self) -> bool:
@@ -64,5 +68,7 @@ class ServiceProcess:
 
 
 def service_env(overrides: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERS_")}
+    """The test's environment without the service's own settings (nor OpenTelemetry's,
+    which a test that wants spans exported sets), then ``overrides``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORDERS_", "OTEL_"))}
     return env | overrides

@@ -65,6 +65,7 @@ class Stack:
     ) -> None:
         run = uuid.uuid4().hex[:10]
         self.port = free_port()
+        self.writer_port, self.dispatcher_port = free_port(), free_port()
         self.prefix = f"test-{run}."
         self.database = f"orders_test_{run}"
         direct = {
@@ -80,6 +81,8 @@ class Stack:
             | {
                 "MONGODB_URL": services_mongodb,
                 "ORDERS_HTTP_PORT": str(self.port),
+                "ORDERS_WRITER_HTTP_PORT": str(self.writer_port),
+                "ORDERS_DISPATCHER_HTTP_PORT": str(self.dispatcher_port),
                 "ORDERS_ALLOW_PRIVATE_WEBHOOKS": "true",
                 "ORDERS_CHECKOUT_GRACE_SECONDS": "1",
                 "ORDERS_WEBHOOK_RETRY_SCHEDULE": "0,0.3,0.6,1",
@@ -87,6 +90,7 @@ class Stack:
                 "ORDERS_WRITER_WORKERS": "3",
                 "ORDERS_API_KEY_CACHE_SECONDS": "1",
                 "ORDERS_REQUEST_BODY_TIMEOUT_SECONDS": "1",
+                "ORDERS_METRICS_INTERVAL_SECONDS": "0.5",
                 "ORDERS_LOG_LEVEL": "INFO",
             }
             | (overrides or {})
@@ -94,7 +98,14 @@ class Stack:
         self.settings = _settings_from(service_env(direct))
         self.log_dir = log_dir
         self.processes = {name: ServiceProcess(name, self.env, log_dir) for name in SERVICES}
+        self.replicas: list[ServiceProcess] = []
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.operations_urls = {
+            "ingress": self.base_url,
+            "writer": f"http://127.0.0.1:{self.writer_port}",
+            "dispatcher": f"http://127.0.0.1:{self.dispatcher_port}",
+        }
+        """Where each service answers /health, /ready and /metrics."""
         self._mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.settings.mongodb_url, tz_aware=True)
         self.db: Database = self._mongo.get_default_database()
         self._producer: AIOKafkaProducer | None = None
@@ -119,7 +130,7 @@ class Stack:
         async def healthy() -> bool:
             try:
                 async with httpx.AsyncClient() as client:
-                    return (await client.get(self.base_url + "/health")).status_code == 200
+                    return (await client.get(self.base_url + "/ready")).status_code == 200
             except httpx.HTTPError:
                 return False
 
@@ -128,8 +139,20 @@ class Stack:
         except AssertionError:
             raise AssertionError("ingress did not become healthy:\n" + self.processes["ingress"].log_tail()) from None
 
+    def replica(self, name: str) -> ServiceProcess:
+        """One more process of the writer or the dispatcher, in the same consumer groups,
+        answering /health, /ready and /metrics on a port of its own (``operations_url``)."""
+        ports = {"ORDERS_WRITER_HTTP_PORT": str(free_port()), "ORDERS_DISPATCHER_HTTP_PORT": str(free_port())}
+        process = ServiceProcess(name, self.env | ports, self.log_dir, label=f"{name}-{len(self.replicas) + 2}")
+        self.replicas.append(process)
+        return process
+
+    def operations_url(self, process: ServiceProcess) -> str:
+        variable = {"writer": "ORDERS_WRITER_HTTP_PORT", "dispatcher": "ORDERS_DISPATCHER_HTTP_PORT"}[process.name]
+        return f"http://127.0.0.1:{process.env[variable]}"
+
     async def close(self) -> None:
-        for process in self.processes.values():
+        for process in [*self.replicas, *self.processes.values()]:
             started = time.monotonic()
             process.stop()
             if (took := time.monotonic() - started) > 2:

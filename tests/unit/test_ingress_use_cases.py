@@ -6,6 +6,7 @@ no command published."""
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -50,7 +51,15 @@ class Api:
             FakeDeliveryReads(),
             self.log,
             self.publisher,
+            {"database": self._database_answers, "kafka": self._kafka_answers},
         )
+        self.database_up = self.kafka_up = True
+
+    async def _database_answers(self) -> bool:
+        return self.database_up
+
+    async def _kafka_answers(self) -> bool:
+        return self.kafka_up
 
     def client(self, key: str | None = KEY) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -250,3 +259,29 @@ async def test_the_api_document_declares_what_the_service_answers(api: Api) -> N
                 assert "application/problem+json" in operation["responses"][code]["content"], (method, path, code)
     names = {p["name"] for p in document["paths"]["/orders"]["get"]["parameters"]}
     assert {"filter.status", "filter.amount", "page", "pageSize", "sort"} <= names
+
+
+async def test_ready_says_which_dependency_is_missing_while_health_stays_alive() -> None:
+    api = Api()
+    async with api.client(key=None) as client:
+        ready = await client.get("/ready")
+        assert (ready.status_code, ready.json()) == (200, {"status": "ready", "database": True, "kafka": True})
+        api.kafka_up = False
+        not_ready = await client.get("/ready")
+        assert (not_ready.status_code, not_ready.json()["kafka"], not_ready.json()["database"]) == (503, False, True)
+        assert (await client.get("/health")).status_code == 200
+
+
+async def test_metrics_count_requests_by_route_template_never_by_raw_path() -> None:
+    api = Api()
+    async with api.client() as client:
+        for _ in range(3):
+            assert (await client.get(f"/orders/{uuid.uuid4()}")).status_code == 404
+        assert (await client.get("/no/such/path")).status_code == 404
+        assert (await api.client(key="wrong").get("/orders")).status_code == 401
+        exposition = (await client.get("/metrics")).text
+    assert 'orders_http_requests_total{method="GET",route="/orders/{order_id}",status="404"}' in exposition
+    assert 'route="/no/such/path"' not in exposition
+    assert 'orders_http_requests_total{method="GET",route="<unmatched>",status="404"}' in exposition
+    assert 'orders_http_requests_total{method="GET",route="/orders",status="401"}' in exposition
+    assert "orders_http_request_duration_seconds_bucket" in exposition

@@ -1,0 +1,73 @@
+"""Traces: W3C ``traceparent`` carried by every message and webhook a request causes, and
+spans exported over OTLP when the standard ``OTEL_EXPORTER_OTLP_*ENDPOINT`` is set.
+
+Every process runs the OpenTelemetry SDK, exporter or not: a request without a
+``traceparent`` starts a trace, and its id goes on whatever the request causes, even when
+nothing collects the spans. What a message starts later (a parked create decided by the
+clock, a webhook retried in an hour) keeps the ``traceparent`` it came with in its document,
+and continues that trace."""
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from opentelemetry import context, trace
+from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+from opentelemetry.propagate import extract, inject
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+TRACEPARENT = "traceparent"
+ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def configure_tracing(service_name: str) -> TracerProvider:
+    """The process's tracer provider (``OTEL_SERVICE_NAME`` wins over ``service_name``);
+    PyMongo's commands become spans of whatever span is current."""
+    resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or service_name})
+    provider = TracerProvider(resource=resource)
+    if tracing_exported():
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    PymongoInstrumentor().instrument(tracer_provider=provider)
+    return provider
+
+
+def tracing_exported() -> bool:
+    return any(os.environ.get(name) for name in ENDPOINT_VARIABLES)
+
+
+def current_traceparent() -> str | None:
+    """The ``traceparent`` of the current span, to keep beside work done later."""
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
+def current_trace_id() -> str | None:
+    span_context = trace.get_current_span().get_span_context()
+    return format(span_context.trace_id, "032x") if span_context.is_valid else None
+
+
+@contextlib.contextmanager
+def continued(traceparent: str | None) -> Iterator[None]:
+    """Run a block as part of the trace ``traceparent`` names (as it is without one)."""
+    if not traceparent:
+        yield
+        return
+    token = context.attach(extract({TRACEPARENT: traceparent}))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+def header_traceparent(headers: Iterator[tuple[str, bytes]] | list[tuple[str, bytes]]) -> str | None:
+    """The ``traceparent`` among a Kafka record's headers."""
+    for key, value in headers:
+        if key == TRACEPARENT:
+            return value.decode(errors="replace")
+    return None
