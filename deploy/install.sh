@@ -14,6 +14,15 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   apt-get install -y -q postgresql >>"$LOGS/apt.log" 2>&1
 fi
 
+# The browser tests drive Debian's Chromium through its ChromeDriver (nothing is downloaded
+# at test time).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  log "installing Chromium and ChromeDriver from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >"$LOGS/apt.log" 2>&1
+  apt-get install -y -q chromium chromium-driver >>"$LOGS/apt.log" 2>&1
+fi
+
 if [[ ! -x $STATE/bin/ferretdb ]]; then
   log "building FerretDB $FERRETDB_VERSION with go install (a few minutes the first time)"
   # The module as downloaded lacks build/version/version.txt, which FerretDB's own build

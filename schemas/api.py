@@ -101,6 +101,84 @@ class ReplayResponse(WireModel):
     replayed: int
 
 
+EventTypeFilter = Literal["order.status.updated", "returns.status.updated"]
+MAX_ENDPOINT_STATUSES = 20
+
+
+class WebhookEndpointFields(StrictWireModel):
+    """What a merchant may set on a webhook endpoint (``POST`` and ``PATCH``)."""
+
+    url: Text | None = Field(default=None, max_length=2048)
+    event_types: list[EventTypeFilter] | None = Field(default=None, max_length=2)
+    statuses: list[Text] | None = Field(
+        default=None,
+        max_length=MAX_ENDPOINT_STATUSES,
+        description="Statuses or parent statuses (`success`, `canceled.customer`) of the order, or of the return "
+        "for returns events; empty or absent: all.",
+    )
+    description: Text | None = Field(default=None, max_length=500)
+    rate_limit_per_second: int | None = Field(default=None, ge=1, le=1000)
+
+
+class CreateWebhookEndpointRequest(WebhookEndpointFields):
+    url: Text = Field(max_length=2048)
+
+
+class UpdateWebhookEndpointRequest(WebhookEndpointFields):
+    enabled: bool | None = None
+
+
+class WebhookEndpointView(WireModel):
+    id: str
+    url: str
+    event_types: list[EventTypeFilter]
+    statuses: list[str]
+    description: str | None
+    rate_limit_per_second: int | None
+    enabled: bool
+    created_at: Timestamp
+
+
+class CreatedWebhookEndpoint(WebhookEndpointView):
+    secret: str = Field(description="Shown only here and on rotation.")
+
+
+class WebhookEndpointList(WireModel):
+    data: list[WebhookEndpointView]
+
+
+class SecretResponse(WireModel):
+    secret: str
+
+
+EndpointAttemptOutcome = Literal["succeeded", "failed"]
+
+
+class EndpointAttemptView(WireModel):
+    event_id: str
+    order_id: str
+    event_type: EventTypeFilter
+    attempt: int
+    at: Timestamp
+    outcome: EndpointAttemptOutcome
+    status_code: int | None
+    duration_ms: float
+    error: str | None
+
+
+class EndpointAttemptPage(WireModel):
+    data: list[EndpointAttemptView]
+    pagination: Pagination
+
+
+class RecoverRequest(StrictWireModel):
+    since: Timestamp
+
+
+class ResendRequest(StrictWireModel):
+    event_id: Text = Field(min_length=1, max_length=100)
+
+
 class FieldError(WireModel):
     field: str
     message: str

@@ -7,9 +7,21 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from schemas.api import CreateOrderRequest, OrderPage, OrderView, ProblemDetails, WebhookAttemptPage
+from schemas.api import (
+    CreatedWebhookEndpoint,
+    CreateOrderRequest,
+    CreateWebhookEndpointRequest,
+    EndpointAttemptPage,
+    OrderPage,
+    OrderView,
+    ProblemDetails,
+    UpdateWebhookEndpointRequest,
+    WebhookAttemptPage,
+    WebhookEndpointList,
+)
 from schemas.checkout import CheckoutEvent
 from schemas.commands import OrderCommand, OrderCreateCommand
+from schemas.endpoint_events import WebhookEndpointDisabled
 from schemas.events import OrderEvent
 from schemas.topics import (
     CHECKOUT_EVENTS,
@@ -20,9 +32,10 @@ from schemas.topics import (
     ORDER_EVENTS,
     TOPIC_PARTITIONS,
     WEBHOOK_COMMANDS,
+    WEBHOOK_ENDPOINT_EVENTS,
     Topics,
 )
-from schemas.webhook_commands import ReplayDeadLetters
+from schemas.webhook_commands import WebhookCommand
 from schemas.webhooks import OrderStatusWebhook, ReturnStatusWebhook
 
 OUTPUT = Path(__file__).parent / "json"
@@ -39,7 +52,13 @@ SCHEMAS: dict[str, TypeAdapter[Any]] = {
     "OrderPage": TypeAdapter(OrderPage),
     "WebhookAttemptPage": TypeAdapter(WebhookAttemptPage),
     "ProblemDetails": TypeAdapter(ProblemDetails),
-    "ReplayDeadLetters": TypeAdapter(ReplayDeadLetters),
+    "WebhookCommand": TypeAdapter(WebhookCommand),
+    "WebhookEndpointDisabled": TypeAdapter(WebhookEndpointDisabled),
+    "CreateWebhookEndpointRequest": TypeAdapter(CreateWebhookEndpointRequest),
+    "UpdateWebhookEndpointRequest": TypeAdapter(UpdateWebhookEndpointRequest),
+    "CreatedWebhookEndpoint": TypeAdapter(CreatedWebhookEndpoint),
+    "WebhookEndpointList": TypeAdapter(WebhookEndpointList),
+    "EndpointAttemptPage": TypeAdapter(EndpointAttemptPage),
 }
 """Public contracts only: storage documents (``schemas/storage``) are private to their owner."""
 
@@ -60,12 +79,21 @@ CHANNELS: dict[str, tuple[str, str, str, str]] = {
         "Every change of every order; key = order id.",
     ),
     WEBHOOK_COMMANDS: (
-        "ReplayDeadLetters",
+        "WebhookCommand",
         "ingress, the orders command line",
         "webhook-dispatcher",
-        "Requests to the webhook-dispatcher; key = command id.",
+        "Requests to the webhook-dispatcher (replay dead letters, recover an endpoint); key = command id "
+        "or endpoint id.",
+    ),
+    WEBHOOK_ENDPOINT_EVENTS: (
+        "WebhookEndpointDisabled",
+        "webhook-dispatcher",
+        "downstream services",
+        "What happens to merchants' webhook endpoints (disabled after failing too long); key = endpoint id.",
     ),
 }
+PRODUCED_ONLY = {WEBHOOK_ENDPOINT_EVENTS}
+"""Topics the service does not consume: no dead-letter topic of its own."""
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
@@ -90,6 +118,9 @@ def asyncapi() -> dict[str, Any]:
             "messages": {schema: {"$ref": f"#/components/messages/{schema}"}},
             "bindings": {"kafka": {"partitions": TOPIC_PARTITIONS, "replicas": 1}},
         }
+        if topic in PRODUCED_ONLY:
+            operations[f"send_{key}"] = {"action": "send", "channel": {"$ref": f"#/channels/{key}"}}
+            continue
         dead_letter = Topics.dead_letter(topic)
         channels[key + "_dlq"] = {
             "address": dead_letter,

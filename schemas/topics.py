@@ -7,6 +7,7 @@ ORDER_CREATE = "order.create"
 ORDER_COMMANDS = "order.commands"
 ORDER_EVENTS = "order.events"
 WEBHOOK_COMMANDS = "webhook.commands"
+WEBHOOK_ENDPOINT_EVENTS = "webhook.endpoint.events"
 TOPIC_PARTITIONS = 6
 """Partitions of every topic the service creates: the most consumers of one group that can share a topic."""
 DEAD_LETTER_SUFFIX = ".dlq"
@@ -42,6 +43,10 @@ class Topics:
     def webhook_commands(self) -> str:
         return self.prefix + WEBHOOK_COMMANDS
 
+    @property
+    def webhook_endpoint_events(self) -> str:
+        return self.prefix + WEBHOOK_ENDPOINT_EVENTS
+
     @staticmethod
     def dead_letter(topic: str) -> str:
         return topic + DEAD_LETTER_SUFFIX
@@ -49,4 +54,4 @@ class Topics:
     def all(self) -> list[str]:
         """Every topic the service uses, dead-letter topics included."""
         main = [self.checkout_events, self.order_create, self.order_commands, self.order_events, self.webhook_commands]
-        return main + [self.dead_letter(t) for t in main]
+        return [*main, self.webhook_endpoint_events] + [self.dead_letter(t) for t in main]

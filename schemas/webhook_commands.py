@@ -1,8 +1,8 @@
 """``webhook.commands``: requests to the webhook-dispatcher (key = command id)."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from schemas.base import StrictWireModel, Timestamp, WireModel
 from schemas.values import Text
@@ -34,3 +34,19 @@ class ReplayDeadLetters(WireModel):
     command_id: str
     selector: DeadLetterSelector
     requested_at: Timestamp
+
+
+class RecoverDeliveries(WireModel):
+    """Send again, once, what failed to one webhook endpoint: every event since ``since``
+    (or the one ``event_id`` names) whose last attempt failed, dead letters included."""
+
+    type: Literal["webhooks.recover"] = "webhooks.recover"
+    command_id: str
+    merchant_id: str
+    endpoint_id: str
+    since: Timestamp | None = None
+    event_id: str | None = None
+    requested_at: Timestamp
+
+
+WebhookCommand = Annotated[ReplayDeadLetters | RecoverDeliveries, Field(discriminator="type")]

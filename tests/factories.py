@@ -7,6 +7,7 @@ from schemas.catalog import Address, Product
 from schemas.checkout import Checkout, CheckoutStatus
 from schemas.commands import OrderCreateCommand
 from schemas.order import OrderRecord, OrderStatus, Return, ReturnedProduct, ReturnStatus
+from schemas.storage.endpoints import EndpointSecret, WebhookEndpointDocument
 from services.domain.returns import DEFAULT_RETURN_REASONS, ReturnPolicy
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -79,3 +80,22 @@ def a_return(return_id: str, status: ReturnStatus, quantity: int, product_id: st
     product = next(p for p in products() if p.id == product_id)
     returned = ReturnedProduct.model_validate({**product.model_dump(), "quantity": quantity, "reason": "changed_mind"})
     return Return(id=return_id, order_id="o1", status=status, created_at=NOW - timedelta(days=1), products=[returned])
+
+
+ENDPOINT_SECRET = "whsec_" + "ZW5kcG9pbnQtc2VjcmV0LWVuZHBvaW50LXNlY3JldA=="
+
+
+def webhook_endpoint(url: str, **fields: Any) -> WebhookEndpointDocument:
+    return WebhookEndpointDocument.model_validate(
+        {
+            "id": f"ep-{url}",
+            "merchant_id": "m1",
+            "url": url,
+            "event_types": ["order.status.updated", "returns.status.updated"],
+            "statuses": [],
+            "enabled_at": NOW,
+            "created_at": NOW,
+            "secrets": [EndpointSecret(secret=ENDPOINT_SECRET)],
+        }
+        | fields
+    )

@@ -2,26 +2,35 @@
 adapters (insert-if-absent, version-conditional writes, readings that never go back), so
 the use cases run in unit tests in milliseconds."""
 
+import asyncio
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
-from schemas.api import WebhookAttemptView
+from schemas.api import EndpointAttemptOutcome, EndpointAttemptView, WebhookAttemptView
 from schemas.checkout import Checkout
 from schemas.commands import OrderCreateCommand
+from schemas.endpoint_events import WebhookEndpointDisabled
 from schemas.events import OrderEvent
 from schemas.order import OrderRecord
+from schemas.storage.endpoints import EndpointHealthDocument, EndpointSecret, WebhookEndpointDocument
 from schemas.storage.orders import CommandOutcome, ParkedCreate
 from schemas.storage.webhooks import DeliveryState, WebhookDelivery
-from schemas.webhook_commands import DeadLetterSelector
+from schemas.webhook_commands import DeadLetterSelector, RecoverDeliveries
 from services.domain.creation import supersedes
+from services.domain.endpoints import MAX_ENDPOINTS_PER_MERCHANT, rotated
+from services.domain.merchants import new_webhook_secret
 from services.domain.queries import OrderQuery
 from services.domain.webhooks import AttemptResult
 from services.ingress.commands import BrokerUnavailable
+from services.ingress.endpoint_store import TooManyEndpoints
 from services.ingress.idempotency_store import Reservation
 from services.shared.merchant_store import Principal
+from services.webhook_dispatcher.ports import Endpoints
 from services.webhook_dispatcher.store import Outcomes
 
 
@@ -176,6 +185,8 @@ class FakeDeliveryQueue:
         self.attempts += [WebhookAttemptView.model_validate(a.model_dump()) for a in outcomes.attempts]
         for _, delivery_id in outcomes.delivered:
             self.deliveries[delivery_id].state = DeliveryState.DELIVERED
+        for _, delivery_id in outcomes.dropped:
+            del self.deliveries[delivery_id]
         for _, delivery_id, due_at in outcomes.postponed:
             self.deliveries[delivery_id] = self.deliveries[delivery_id].model_copy(
                 update={"due_at": due_at, "lease_until": datetime.min.replace(tzinfo=due_at.tzinfo)}
@@ -205,9 +216,13 @@ class FakeSender:
     def __init__(self, script: dict[str, list[int]] | None = None) -> None:
         self.script = script or {}
         self.sent: list[tuple[str, str]] = []
+        self.secrets: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.times: list[tuple[str, float]] = []
 
     async def send(self, url: str, message_id: str, body: bytes, secrets: list[str]) -> AttemptResult:
         self.sent.append((url, message_id))
+        self.secrets[url, message_id] = tuple(secrets)
+        self.times.append((url, asyncio.get_running_loop().time()))
         codes = self.script.get(url, [200])
         status = codes.pop(0) if len(codes) > 1 else codes[0]
         return AttemptResult(status, 1.0)
@@ -239,6 +254,63 @@ class FakeDeliveryReads:
     async def count_dead_letters(self, selector: DeadLetterSelector) -> int:
         return 3
 
+    async def count_recoverable(self, command: RecoverDeliveries) -> int:
+        return 0 if command.event_id == "nothing-failed" else 2
+
+    async def endpoint_attempts(
+        self, endpoint_id: str, outcome: EndpointAttemptOutcome | None, page: int, page_size: int
+    ) -> tuple[list[EndpointAttemptView], int]:
+        return [], 0
+
+
+class FakeEndpointRegistry:
+    """The ingress's endpoint collection, in memory, with the same limit of 20 a merchant."""
+
+    def __init__(self) -> None:
+        self.endpoints: dict[str, WebhookEndpointDocument] = {}
+
+    async def create(self, merchant_id: str, fields: dict[str, Any], now: datetime) -> WebhookEndpointDocument:
+        if len(await self.of_merchant(merchant_id)) >= MAX_ENDPOINTS_PER_MERCHANT:
+            raise TooManyEndpoints("at most 20")
+        endpoint = WebhookEndpointDocument.model_validate(
+            fields
+            | {
+                "id": str(uuid.uuid4()),
+                "merchant_id": merchant_id,
+                "enabled_at": now,
+                "created_at": now,
+                "secrets": [EndpointSecret(secret=new_webhook_secret())],
+            }
+        )
+        self.endpoints[endpoint.id] = endpoint
+        return endpoint
+
+    async def of_merchant(self, merchant_id: str) -> list[WebhookEndpointDocument]:
+        return [e for e in self.endpoints.values() if e.merchant_id == merchant_id]
+
+    async def get(self, endpoint_id: str) -> WebhookEndpointDocument | None:
+        return self.endpoints.get(endpoint_id)
+
+    async def update(self, endpoint: WebhookEndpointDocument, changes: dict[str, Any]) -> WebhookEndpointDocument:
+        self.endpoints[endpoint.id] = endpoint.model_copy(update=changes)
+        return self.endpoints[endpoint.id]
+
+    async def delete(self, endpoint_id: str, merchant_id: str) -> bool:
+        return self.endpoints.pop(endpoint_id, None) is not None
+
+    async def rotate_secret(self, endpoint: WebhookEndpointDocument, now: datetime) -> str:
+        secret = new_webhook_secret()
+        self.endpoints[endpoint.id] = endpoint.model_copy(update={"secrets": rotated(endpoint.secrets, secret, now)})
+        return secret
+
+
+class FakeEndpointHealthReads:
+    def __init__(self) -> None:
+        self.disabled: dict[str, datetime] = {}
+
+    async def disabled_at(self, endpoint_id: str) -> datetime | None:
+        return self.disabled.get(endpoint_id)
+
 
 class FakePublisher:
     def __init__(self, *, fail: bool = False) -> None:
@@ -256,3 +328,52 @@ class FakePublisher:
 
     def on(self, topic: str) -> Iterable[BaseModel]:
         return [m for t, _, m in self.sent if t == topic]
+
+
+class FakeEndpointDirectory:
+    def __init__(self, *endpoints: WebhookEndpointDocument) -> None:
+        self.endpoints = {e.id: e for e in endpoints}
+
+    async def of_merchant(self, merchant_id: str) -> list[WebhookEndpointDocument]:
+        return [e for e in self.endpoints.values() if e.merchant_id == merchant_id]
+
+    async def get(self, endpoint_id: str) -> WebhookEndpointDocument | None:
+        return self.endpoints.get(endpoint_id)
+
+
+class FakeEndpointHealth:
+    def __init__(self) -> None:
+        self.health: dict[str, EndpointHealthDocument] = {}
+        self.writes = 0
+
+    async def get(self, endpoint_id: str) -> EndpointHealthDocument | None:
+        return self.health.get(endpoint_id)
+
+    async def failing(self, endpoint_id: str, at: datetime) -> datetime:
+        self.writes += 1
+        found = self.health.setdefault(endpoint_id, EndpointHealthDocument(endpoint_id=endpoint_id))
+        found.failing_since = min(found.failing_since or at, at)
+        return found.failing_since
+
+    async def succeeded(self, endpoint_id: str) -> None:
+        self.writes += 1
+        if endpoint_id in self.health:
+            self.health[endpoint_id].failing_since = None
+
+    async def disable(self, endpoint_id: str, at: datetime, enabled_at: datetime) -> bool:
+        self.writes += 1
+        found = self.health[endpoint_id]
+        if found.disabled_at is not None and found.disabled_at >= enabled_at:
+            return False
+        found.disabled_at = at
+        return True
+
+
+def fake_endpoints(*endpoints: WebhookEndpointDocument) -> tuple[Endpoints, list[WebhookEndpointDisabled]]:
+    """Endpoints over in-memory fakes, and the list the announcements go to."""
+    announced: list[WebhookEndpointDisabled] = []
+
+    async def announce(event: WebhookEndpointDisabled) -> None:
+        announced.append(event)
+
+    return Endpoints(FakeEndpointDirectory(*endpoints), FakeEndpointHealth(), announce), announced

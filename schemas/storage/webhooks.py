@@ -37,6 +37,10 @@ class WebhookDelivery(WireModel):
     last_error: str | None = None
     traceparent: str | None = None
     """The trace of the event's change, which every attempt continues."""
+    endpoint_id: str | None = None
+    """The merchant's webhook endpoint this delivery goes to (None: an order's own URL)."""
+    status: str | None = None
+    """The order's status (the return's, for returns events), which endpoint filters match."""
     batch_id: str = ""
     """The batch that last took the delivery up: queued together from a batch of events, or
     claimed together for a retry (at most 100 each). Delivered ones leave the queue a batch at
@@ -50,3 +54,5 @@ class WebhookAttempt(WebhookAttemptView):
     delivery_id: str
     order_id: str
     merchant_id: str
+    endpoint_id: str | None = None
+    event_type: str | None = None

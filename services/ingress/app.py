@@ -23,16 +23,22 @@ from services.shared.mongo import Database, close_client, open_database, prepare
 from services.shared.operations import Check, database_check, operations_routes
 from services.shared.retry import MONGO_UNAVAILABLE
 from services.shared.settings import Settings
-from services.webhook_dispatcher.queries import DeliveryQueries
+from services.webhook_dispatcher.queries import DeliveryQueries, EndpointHealthQueries
 
 from .commands import CommandPublisher
+from .endpoint_routes import router as endpoint_router
+from .endpoint_store import INDEXES as ENDPOINT_INDEXES
+from .endpoint_store import EndpointStore
 from .gate import RequestGate
 from .idempotency_store import IdempotencyStore
 from .openapi import describe_api
+from .portal import router as portal_router
 from .ports import (
     CheckoutReads,
     CommandAbandonment,
     DeliveryReads,
+    EndpointHealthReads,
+    EndpointRegistry,
     IdempotencyKeys,
     KeyRegistry,
     OrderReads,
@@ -56,6 +62,8 @@ class Ingress:
     deliveries: DeliveryReads
     claims: CommandAbandonment
     commands: Publisher
+    endpoints: EndpointRegistry
+    endpoint_health: EndpointHealthReads
     readiness: Mapping[str, Check]
     """What ``/ready`` asks."""
 
@@ -65,7 +73,13 @@ async def production_ingress(settings: Settings) -> AsyncIterator[Ingress]:
     """The ingress over MongoDB and Kafka. Neither holds up the start (or a SIGTERM during
     it): until they answer, requests that need them get 503."""
     client, db = open_database(settings)
-    preparing = asyncio.create_task(prepare_database(db, {**REGISTRY_INDEXES, **IdempotencyStore.INDEXES}))
+    endpoints = EndpointStore(db)
+
+    async def prepare() -> None:
+        await prepare_database(db, {**REGISTRY_INDEXES, **IdempotencyStore.INDEXES, **ENDPOINT_INDEXES})
+        await endpoints.prepare()
+
+    preparing = asyncio.create_task(prepare())
     commands = CommandPublisher(settings)
     commands.start()
     try:
@@ -78,6 +92,8 @@ async def production_ingress(settings: Settings) -> AsyncIterator[Ingress]:
             DeliveryQueries(db),
             CommandClaims(db),
             commands,
+            endpoints,
+            EndpointHealthQueries(db),
             readiness_checks(db, commands),
         )
     finally:
@@ -124,6 +140,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Orders API", version="1.0", lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(router)
+    app.include_router(endpoint_router)
+    app.include_router(portal_router)
     app.router.routes.extend(operations_routes(lambda: app.state.ingress.readiness))
     app.add_middleware(
         RequestGate,
@@ -131,7 +149,8 @@ def create_app(settings: Settings) -> FastAPI:
         max_bytes=MAX_REQUEST_BYTES,
         body_seconds=settings.request_body_timeout_seconds,
     )
-    app.add_middleware(HttpMetrics, routes=lambda: [*app.routes, *router.routes])
+    routes = [*router.routes, *endpoint_router.routes, *portal_router.routes]
+    app.add_middleware(HttpMetrics, routes=lambda: [*app.routes, *routes])
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready,/metrics", exclude_spans=["receive", "send"])
     describe_api(app)
     return app

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.shared.merchant_store import Principal
 
+from .portal import is_portal_path
 from .problems import Problem, problem_response
 
 Authenticate = Callable[[Scope], Awaitable[Principal]]
@@ -28,7 +29,8 @@ class RequestGate:
         self.body_seconds = body_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or scope["method"] == "OPTIONS":
+        public = scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or is_portal_path(scope["path"])
+        if public or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
         try:

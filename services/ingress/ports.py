@@ -3,14 +3,15 @@ and the dispatcher publish, the merchant registry, its own idempotency keys, the
 claim and the Kafka publisher in production; in-memory fakes in the unit tests."""
 
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from schemas.api import WebhookAttemptView
+from schemas.api import EndpointAttemptOutcome, EndpointAttemptView, WebhookAttemptView
 from schemas.checkout import Checkout
 from schemas.order import OrderRecord
-from schemas.webhook_commands import DeadLetterSelector
+from schemas.storage.endpoints import WebhookEndpointDocument
+from schemas.webhook_commands import DeadLetterSelector, RecoverDeliveries
 from services.domain.queries import OrderQuery
 from services.shared.merchant_store import Principal
 
@@ -31,6 +32,34 @@ class DeliveryReads(Protocol):
     async def attempts(self, order_id: str, page: int, page_size: int) -> tuple[list[WebhookAttemptView], int]: ...
 
     async def count_dead_letters(self, selector: DeadLetterSelector) -> int: ...
+
+    async def count_recoverable(self, command: RecoverDeliveries) -> int: ...
+
+    async def endpoint_attempts(
+        self, endpoint_id: str, outcome: EndpointAttemptOutcome | None, page: int, page_size: int
+    ) -> tuple[list[EndpointAttemptView], int]: ...
+
+
+class EndpointRegistry(Protocol):
+    """Merchants' webhook endpoints: the ingress's own collection."""
+
+    async def create(self, merchant_id: str, fields: dict[str, Any], now: datetime) -> WebhookEndpointDocument: ...
+
+    async def of_merchant(self, merchant_id: str) -> list[WebhookEndpointDocument]: ...
+
+    async def get(self, endpoint_id: str) -> WebhookEndpointDocument | None: ...
+
+    async def update(self, endpoint: WebhookEndpointDocument, changes: dict[str, Any]) -> WebhookEndpointDocument: ...
+
+    async def delete(self, endpoint_id: str, merchant_id: str) -> bool: ...
+
+    async def rotate_secret(self, endpoint: WebhookEndpointDocument, now: datetime) -> str: ...
+
+
+class EndpointHealthReads(Protocol):
+    """What the dispatcher publishes of endpoints' health."""
+
+    async def disabled_at(self, endpoint_id: str) -> datetime | None: ...
 
 
 class KeyRegistry(Protocol):

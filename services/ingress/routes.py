@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from schemas.api import (
     CancelRequest,
@@ -154,7 +155,7 @@ async def query_orders(request: Request, caller: Caller) -> JSONResponse:
     return JSONResponse(
         {
             "data": [_view(record, app, now, with_returns=query.includes_returns) for record in records],
-            "pagination": _pagination(total, query.page, query.page_size).model_dump(mode="json"),
+            "pagination": pagination(total, query.page, query.page_size).model_dump(mode="json"),
         }
     )
 
@@ -233,7 +234,7 @@ async def webhook_deliveries(
     """Every attempt to deliver this order's webhooks, newest first."""
     await _load(request, caller, order_id)
     attempts, total = await ingress(request).deliveries.attempts(order_id, page, page_size)
-    return WebhookAttemptPage(data=attempts, pagination=_pagination(total, page, page_size))
+    return WebhookAttemptPage(data=attempts, pagination=pagination(total, page, page_size))
 
 
 @router.post("/admin/webhook-dead-letters/replay", status_code=202, response_model=ReplayResponse)
@@ -245,11 +246,16 @@ async def replay_dead_letters(request: Request, caller: Caller, body: DeadLetter
     app = ingress(request)
     count = await app.deliveries.count_dead_letters(body)
     command = ReplayDeadLetters(command_id=str(uuid.uuid4()), selector=body, requested_at=utc_now())
+    await send_webhook_command(app, command, command.command_id)
+    return ReplayResponse(replayed=count)
+
+
+async def send_webhook_command(app: "Ingress", command: BaseModel, key: str) -> None:
+    """Publish a command for the dispatcher on ``webhook.commands``, or answer 503."""
     try:
-        await app.commands.send(command, app.settings.topics.webhook_commands, key=command.command_id)
+        await app.commands.send(command, app.settings.topics.webhook_commands, key=key)
     except BrokerUnavailable as error:
         raise Problem(503, f"{error}; try again", headers={"Retry-After": RETRY_AFTER_SECONDS}) from error
-    return ReplayResponse(replayed=count)
 
 
 async def _load(request: Request, caller: Caller, order_id: str) -> OrderRecord:
@@ -319,7 +325,7 @@ def _view(record: OrderRecord, app: "Ingress", now: datetime, *, with_returns: b
     return view
 
 
-def _pagination(total: int, page: int, page_size: int) -> Pagination:
+def pagination(total: int, page: int, page_size: int) -> Pagination:
     return Pagination(
         total_items=total, current_page=page, page_size=page_size, total_pages=math.ceil(total / page_size)
     )

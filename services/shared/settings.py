@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     webhook_breaker_cooldown_seconds: float = Field(
         default=30.0, gt=0, validation_alias="ORDERS_WEBHOOK_BREAKER_COOLDOWN_SECONDS"
     )
+    webhook_disable_after_hours: float = Field(
+        default=120.0, gt=0, validation_alias="ORDERS_WEBHOOK_DISABLE_AFTER_HOURS"
+    )
 
     @field_validator("return_reasons", mode="before")
     @classmethod

@@ -9,8 +9,10 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
+from schemas.endpoint_events import WebhookEndpointDisabled
 from schemas.events import OrderEvent
-from schemas.webhook_commands import ReplayDeadLetters
+from schemas.webhook_commands import RecoverDeliveries, ReplayDeadLetters, WebhookCommand
+from services.ingress.endpoint_queries import EndpointQueries
 from services.shared.kafka import (
     AssignmentWatch,
     GroupOffsets,
@@ -18,6 +20,7 @@ from services.shared.kafka import (
     consume_batch,
     ensure_topics,
     make_broker,
+    publish,
     start_broker,
 )
 from services.shared.merchant_store import MerchantStore
@@ -26,14 +29,15 @@ from services.shared.operations import database_check, serve_operations
 from services.shared.runtime import every, wait_for_stop_signal
 from services.shared.settings import Settings
 
+from .ports import Endpoints
 from .sender import WebhookSender
 from .service import Dispatcher
-from .store import INDEXES, DeliveryStore
+from .store import INDEXES, DeliveryStore, EndpointHealthStore
 
 logger = logging.getLogger(__name__)
 
 ORDER_EVENT = TypeAdapter(OrderEvent)
-REPLAY = TypeAdapter(ReplayDeadLetters)
+WEBHOOK_COMMAND: TypeAdapter[WebhookCommand] = TypeAdapter(WebhookCommand)
 
 
 def consumer_groups(settings: Settings) -> dict[str, str]:
@@ -73,11 +77,15 @@ def subscribe(
         listener=watches[1],
     )
     async def on_webhook_command(message: KafkaMessage) -> None:
-        async def replay(command: ReplayDeadLetters) -> None:
-            replayed = await store.replay(command.selector)
-            logger.info("replay %s: %d dead letters are due again", command.command_id, replayed)
+        async def carry_out(command: WebhookCommand) -> None:
+            if isinstance(command, ReplayDeadLetters):
+                replayed = await store.replay(command.selector)
+                logger.info("replay %s: %d dead letters are due again", command.command_id, replayed)
+            elif isinstance(command, RecoverDeliveries):
+                recovered = await store.recover(command)
+                logger.info("recovery %s: %d deliveries are due again", command.command_id, recovered)
 
-        await consume(broker, message, REPLAY, replay)
+        await consume(broker, message, WEBHOOK_COMMAND, carry_out)
 
     return watches
 
@@ -107,7 +115,12 @@ async def run(settings: Settings) -> None:
     )
     await sender.start()
     store = DeliveryStore(db)
-    dispatcher = Dispatcher(store, MerchantStore(db), sender, settings)
+
+    async def announce(event: WebhookEndpointDisabled) -> None:
+        await publish(broker, event, settings.topics.webhook_endpoint_events, key=event.endpoint_id)
+
+    endpoints = Endpoints(EndpointQueries(db), EndpointHealthStore(db), announce)
+    dispatcher = Dispatcher(store, MerchantStore(db), sender, settings, endpoints)
     watches += subscribe(broker, dispatcher, store, settings)
     await start_broker(broker)
     measure = settings.metrics_interval_seconds

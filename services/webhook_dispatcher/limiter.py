@@ -1,8 +1,11 @@
-"""Concurrency limits per key (URL, host) whose state exists only while the key is in use."""
+"""Concurrency limits per key (URL, host) whose state exists only while the key is in use,
+and rate limits per webhook endpoint."""
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
+from aiolimiter import AsyncLimiter
 
 
 class KeyedLimiter:
@@ -26,3 +29,35 @@ class KeyedLimiter:
 
     def __len__(self) -> int:
         return len(self._semaphores)
+
+
+class RateLimits:
+    """Attempts per second per endpoint, with aiolimiter: at most one attempt each
+    ``SPACING_MARGIN / rate`` seconds, so no second window holds more than ``rate`` attempts
+    (a bucket of ``rate`` would let a burst of ``rate`` follow a full second). It also says
+    how long a new attempt would wait, so that one that would wait past its lease is
+    postponed in the queue instead of held in memory."""
+
+    SPACING_MARGIN = 1.05
+    """Arrival times jitter by milliseconds; a 5 % wider spacing keeps every window under the cap."""
+
+    def __init__(self) -> None:
+        self._limiters: dict[str, tuple[int, AsyncLimiter]] = {}
+        self._waiting: dict[str, int] = {}
+
+    def spacing(self, per_second: int) -> float:
+        return self.SPACING_MARGIN / per_second
+
+    def expected_wait(self, key: str, per_second: int) -> float:
+        return self._waiting.get(key, 0) * self.spacing(per_second)
+
+    async def wait(self, key: str, per_second: int) -> None:
+        found = self._limiters.get(key)
+        if found is None or found[0] != per_second:
+            found = (per_second, AsyncLimiter(1, self.spacing(per_second)))
+            self._limiters[key] = found
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            await found[1].acquire()
+        finally:
+            self._waiting[key] -= 1

@@ -11,21 +11,32 @@ from urllib.parse import urlsplit
 from opentelemetry import trace
 
 from schemas.base import utc_now
+from schemas.endpoint_events import WebhookEndpointDisabled
 from schemas.events import OrderEvent
+from schemas.storage.endpoints import WebhookEndpointDocument
 from schemas.storage.webhooks import DeliveryState, WebhookAttempt, WebhookDelivery
-from services.domain.webhooks import after_attempt, delivery_id, url_for_logs, webhook_body
+from services.domain.endpoints import delivery_targets, event_status, is_enabled, should_disable, signing_secrets, wants
+from services.domain.webhooks import (
+    AttemptResult,
+    NextStep,
+    after_attempt,
+    delivery_id,
+    url_for_logs,
+    webhook_body,
+)
 from services.shared.logs import logged_with
 from services.shared.settings import Settings
 from services.shared.tracing import continued
 
 from .breaker import CircuitBreakers
-from .limiter import KeyedLimiter
+from .limiter import KeyedLimiter, RateLimits
 from .metrics import WEBHOOK_ATTEMPTS, WEBHOOK_DURATION
-from .ports import DeliveryQueue, Sender, SigningSecrets
+from .ports import DeliveryQueue, Endpoints, Sender, SigningSecrets
 from .store import NEVER, Outcomes, batch_ids
 
 logger = logging.getLogger(__name__)
 TRACER = trace.get_tracer(__name__)
+NOT_KNOWN = object()
 
 
 class Dispatcher:
@@ -35,11 +46,17 @@ class Dispatcher:
         merchants: SigningSecrets,
         sender: Sender,
         settings: Settings,
+        endpoints: Endpoints,
         breakers: CircuitBreakers | None = None,
     ) -> None:
         self._store = store
         self._merchants = merchants
         self._sender = sender
+        self._endpoints = endpoints
+        self._rates = RateLimits()
+        self._failing_since: dict[str, datetime | None] = {}
+        """What this process knows of each endpoint's failing streak (absent: nothing yet)."""
+        self._disable_after = timedelta(hours=settings.webhook_disable_after_hours)
         self._schedule = settings.webhook_retry_schedule
         # A lease outlives the longest attempt, so no other dispatcher takes a delivery
         # that is still being attempted; after a crash it runs out and the delivery is retried.
@@ -58,17 +75,22 @@ class Dispatcher:
         self._capacity = asyncio.Semaphore(settings.webhook_concurrency * 40)
 
     async def take_events(self, events: list[OrderEvent], traceparents: Sequence[str | None] = ()) -> None:
-        """Queue one delivery per URL of each event's order, then attempt the new ones at
-        once (a delivery queued before, by an event delivered twice, is not). Each delivery
-        keeps its event's trace."""
+        """Queue one delivery per URL of each event's order and per endpoint of its merchant
+        that wants it, then attempt the new ones at once (a delivery queued before, by an
+        event delivered twice, is not). Each delivery keeps its event's trace."""
         now = utc_now()
         batches = batch_ids()
         deliveries = []
         traces = [*traceparents, *[None] * (len(events) - len(traceparents))]
+        endpoints = {m: await self._endpoints.directory.of_merchant(m) for m in {e.merchant_id for e in events}}
         for event, traceparent in zip(events, traces, strict=True):
             body = webhook_body(event).decode()  # the same for every URL of the event
+            status = event_status(event)
             deliveries += [
-                self._delivery(event, url, body, now, next(batches), traceparent) for url in event.order.webhook_urls
+                self._delivery(event, url, body, now, next(batches), traceparent).model_copy(
+                    update={"endpoint_id": endpoint_id, "status": status}
+                )
+                for url, endpoint_id in delivery_targets(event, endpoints[event.merchant_id]).items()
             ]
         for delivery in await self._store.add(deliveries):
             await self._spawn(delivery)
@@ -130,11 +152,23 @@ class Dispatcher:
             await self._postpone(delivery, self._breakers.blocked_for(url))
             return
         try:
+            endpoint = await self._endpoint_wanting(delivery) if delivery.endpoint_id else None
+            if delivery.endpoint_id and endpoint is None:  # deleted, disabled, or filtered out since
+                await self._outcomes.add(dropped=(delivery.batch_id, delivery.id))
+                return
+            if endpoint is not None and (per_second := endpoint.rate_limit_per_second):
+                if (wait := self._rates.expected_wait(endpoint.id, per_second)) > self._lease.total_seconds() / 2:
+                    await self._postpone(delivery, wait)  # waits in the queue, not in memory past its lease
+                    return
+                await self._rates.wait(endpoint.id, per_second)
             async with self._url_slots.hold(url), self._host_slots.hold(urlsplit(url).netloc), self._slots:
                 if wait := self._breakers.blocked_for(url):
                     await self._postpone(delivery, wait)
                     return
-                secrets = await self._merchants.webhook_secrets(delivery.merchant_id)
+                if endpoint is not None:
+                    secrets = signing_secrets(endpoint.secrets, utc_now())
+                else:
+                    secrets = await self._merchants.webhook_secrets(delivery.merchant_id)
                 result = await self._sender.send(url, delivery.event_id, delivery.body.encode(), secrets)
         except Exception:
             # The lease runs out and the delivery is attempted again.
@@ -152,6 +186,8 @@ class Dispatcher:
             event_id=delivery.event_id,
             order_id=delivery.order_id,
             merchant_id=delivery.merchant_id,
+            endpoint_id=delivery.endpoint_id,
+            event_type=delivery.event_type,
             url=delivery.url,
             attempt=attempts,
             attempted_at=now,
@@ -160,12 +196,22 @@ class Dispatcher:
             error=result.error,
             outcome=outcome,
         )
+        await self._record(delivery, attempt, step, result, now)
+        if endpoint is not None:
+            try:
+                await self._track_health(endpoint, result.succeeded)
+            except Exception:  # the attempt is recorded; the streak is kept at the next one
+                logger.exception("keeping the health of webhook endpoint %s failed", endpoint.id)
+
+    async def _record(
+        self, delivery: WebhookDelivery, attempt: WebhookAttempt, step: NextStep, result: AttemptResult, now: datetime
+    ) -> None:
         if step.state is DeliveryState.DELIVERED:
             await self._outcomes.add(attempt, delivered=(delivery.batch_id, delivery.id))
             return
         update: dict[str, Any] = {
             "state": step.state.value,
-            "attempts": attempts,
+            "attempts": attempt.attempt,
             "leaseUntil": NEVER,
             "lastError": result.error or f"HTTP {result.status_code}",
         }
@@ -174,7 +220,52 @@ class Dispatcher:
         await self._outcomes.add(attempt, rescheduled=(delivery.id, update))
         if step.state is DeliveryState.DEAD:
             logger.warning(
-                "delivery %s to %s is dead-lettered after %d attempts", delivery.id, url_for_logs(url), attempts
+                "delivery %s to %s is dead-lettered after %d attempts",
+                delivery.id,
+                url_for_logs(delivery.url),
+                attempt.attempt,
+            )
+
+    async def _endpoint_wanting(self, delivery: WebhookDelivery) -> WebhookEndpointDocument | None:
+        """The delivery's endpoint as it is now, if it still wants the delivery: a filter
+        change, a disable or a delete takes effect for every attempt not yet made."""
+        assert delivery.endpoint_id is not None
+        endpoint = await self._endpoints.directory.get(delivery.endpoint_id)
+        if endpoint is None or not wants(endpoint, delivery.event_type, delivery.status):
+            return None
+        health = await self._endpoints.health.get(endpoint.id)
+        return endpoint if is_enabled(endpoint, health.disabled_at if health else None) else None
+
+    async def _track_health(self, endpoint: WebhookEndpointDocument, succeeded: bool) -> None:
+        """Keep the endpoint's failing streak (written only when it starts or ends), and
+        disable the endpoint once the streak has lasted ``ORDERS_WEBHOOK_DISABLE_AFTER_HOURS``."""
+        known = self._failing_since.get(endpoint.id, NOT_KNOWN)
+        if succeeded:
+            if known is not None:
+                await self._endpoints.health.succeeded(endpoint.id)
+                self._failing_since[endpoint.id] = None
+            return
+        now = utc_now()
+        if not isinstance(known, datetime):
+            known = self._failing_since[endpoint.id] = await self._endpoints.health.failing(endpoint.id, now)
+        if not should_disable(known, endpoint.enabled_at, now, self._disable_after):
+            return
+        # Another dispatcher may have seen a success since: look before disabling.
+        health = await self._endpoints.health.get(endpoint.id)
+        if health is None or health.failing_since is None:
+            self._failing_since[endpoint.id] = await self._endpoints.health.failing(endpoint.id, now)
+            return
+        if await self._endpoints.health.disable(endpoint.id, now, endpoint.enabled_at):
+            logger.warning(
+                "webhook endpoint %s (%s) is disabled: every attempt failed since %s",
+                endpoint.id,
+                url_for_logs(endpoint.url),
+                health.failing_since.isoformat(),
+            )
+            await self._endpoints.announce(
+                WebhookEndpointDisabled(
+                    endpoint_id=endpoint.id, merchant_id=endpoint.merchant_id, url=endpoint.url, occurred_at=now
+                )
             )
 
     async def _postpone(self, delivery: WebhookDelivery, wait: float) -> None:
@@ -226,6 +317,7 @@ class OutcomeRecorder:
         delivered: tuple[str, str] | None = None,
         postponed: tuple[str, str, datetime] | None = None,
         rescheduled: tuple[str, dict[str, Any]] | None = None,
+        dropped: tuple[str, str] | None = None,
     ) -> None:
         await self._room.acquire()
         if attempt is not None:
@@ -236,6 +328,8 @@ class OutcomeRecorder:
             self._gathered.postponed.append(postponed)
         if rescheduled is not None:
             self._gathered.rescheduled.append(rescheduled)
+        if dropped is not None:
+            self._gathered.dropped.append(dropped)
 
     async def flush(self) -> None:
         async with self._writing:

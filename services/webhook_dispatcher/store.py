@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from schemas.base import utc_now
+from schemas.storage.endpoints import WEBHOOK_ENDPOINT_HEALTH, EndpointHealthDocument
 from schemas.storage.webhooks import (
     WEBHOOK_ATTEMPTS,
     WEBHOOK_DELIVERIES,
@@ -25,19 +26,24 @@ from schemas.storage.webhooks import (
     WebhookAttempt,
     WebhookDelivery,
 )
-from schemas.webhook_commands import DeadLetterSelector
+from schemas.webhook_commands import DeadLetterSelector, RecoverDeliveries
 from services.shared.mongo import Database, Document, Indexes
 
 from .metrics import DEAD_LETTERS, DELIVERIES_WAITING
-from .queries import dead_letter_filter
+from .queries import EndpointHealthQueries, dead_letter_filter, recoverable_filters
 
 INDEXES: Indexes = {
     WEBHOOK_DELIVERIES: [
         [("state", ASCENDING), ("dueAt", ASCENDING)],
         [("orderId", ASCENDING), ("createdAt", DESCENDING)],
         [("batchId", ASCENDING)],
+        [("endpointId", ASCENDING), ("state", ASCENDING)],
     ],
-    WEBHOOK_ATTEMPTS: [[("orderId", ASCENDING), ("attemptedAt", DESCENDING)]],
+    WEBHOOK_ATTEMPTS: [
+        [("orderId", ASCENDING), ("attemptedAt", DESCENDING)],
+        [("endpointId", ASCENDING), ("attemptedAt", DESCENDING)],
+    ],
+    WEBHOOK_ENDPOINT_HEALTH: [],
 }
 
 # FerretDB v1 holds a database connection for every update of one write until the whole
@@ -62,10 +68,13 @@ class Outcomes:
     """(batch id, delivery id, due at) of deliveries not attempted (an open circuit)."""
     rescheduled: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """(delivery id, fields to set) of failed attempts: the next try, or the dead letter."""
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+    """(batch id, delivery id) of deliveries that leave the queue unattempted: their endpoint
+    was deleted or disabled, or no longer wants their event."""
 
     def __len__(self) -> int:
-        """How many outcomes: one per finished attempt and one per postponement."""
-        return len(self.attempts) + len(self.postponed)
+        """How many outcomes: one per finished attempt, postponement and dropped delivery."""
+        return len(self.attempts) + len(self.postponed) + len(self.dropped)
 
 
 def batch_ids() -> Iterator[str]:
@@ -139,7 +148,7 @@ class DeliveryStore:
         if outcomes.attempts:
             await self._attempts.insert_many([a.model_dump(mode="python") for a in outcomes.attempts], ordered=False)
         deletes: dict[str, list[str]] = defaultdict(list)
-        for batch_id, delivery_id in outcomes.delivered:
+        for batch_id, delivery_id in outcomes.delivered + outcomes.dropped:
             deletes[batch_id].append(delivery_id)
         postpones: dict[tuple[str, datetime], list[str]] = defaultdict(list)
         for batch_id, delivery_id, due_at in outcomes.postponed:
@@ -177,3 +186,48 @@ class DeliveryStore:
         DELIVERIES_WAITING.labels("due").set(due)
         DELIVERIES_WAITING.labels("scheduled").set(scheduled)
         DEAD_LETTERS.set(await self._deliveries.count_documents({"state": DeliveryState.DEAD.value}))
+
+    async def recover(self, command: RecoverDeliveries) -> int:
+        """Send again, once, what ``command`` names: a dead letter gets one more attempt (its
+        schedule is spent, so a failure makes it dead again); a delivery waiting for a retry
+        is due now."""
+        now = utc_now()
+        filters = recoverable_filters(command)
+        dead = await self._deliveries.update_many(
+            filters["dead"], {"$set": {"state": DeliveryState.PENDING.value, "dueAt": now, "leaseUntil": NEVER}}
+        )
+        retrying = await self._deliveries.update_many(filters["retrying"], {"$set": {"dueAt": now}})
+        return dead.modified_count + retrying.modified_count
+
+
+class EndpointHealthStore(EndpointHealthQueries):
+    """Each endpoint's failing streak and whether the dispatcher disabled it: written when a
+    streak starts or ends, not at every attempt."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+
+    async def get(self, endpoint_id: str) -> EndpointHealthDocument | None:
+        document = await self._health.find_one({"_id": endpoint_id})
+        return EndpointHealthDocument.model_validate(document) if document else None
+
+    async def failing(self, endpoint_id: str, at: datetime) -> datetime:
+        document = await self._health.find_one_and_update(
+            {"_id": endpoint_id},
+            {"$min": {"failingSince": at}, "$setOnInsert": {"endpointId": endpoint_id}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert document is not None  # an upsert returning the document after it
+        failing_since: datetime = document["failingSince"]
+        return failing_since
+
+    async def succeeded(self, endpoint_id: str) -> None:
+        await self._health.update_one({"_id": endpoint_id}, {"$set": {"failingSince": None}})
+
+    async def disable(self, endpoint_id: str, at: datetime, enabled_at: datetime) -> bool:
+        result = await self._health.update_one(
+            {"_id": endpoint_id, "$or": [{"disabledAt": None}, {"disabledAt": {"$lt": enabled_at}}]},
+            {"$set": {"disabledAt": at}},
+        )
+        return result.modified_count == 1

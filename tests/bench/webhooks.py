@@ -7,6 +7,8 @@
 3. Events with ten URLs, one of which hangs: the nine healthy URLs' deliveries/s, against
    the same events with only the nine healthy URLs, and against ten healthy URLs (the
    control: on a saturated machine any tenth URL costs the nine its share).
+4. Fan-out to merchants' endpoints: one merchant with 20 webhook endpoints and 1,000 orders
+   (events without order URLs): every endpoint gets every event; deliveries/s beside (2).
 
 The dispatcher is a separate process (`orders serve dispatcher`); events are published to
 order.events before it starts, so the figure is the dispatcher's own.
@@ -26,15 +28,20 @@ from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
 from schemas.order import OrderStatus
 from services.domain.creation import build_order
+from services.domain.endpoints import EVENT_TYPES
 from services.domain.events import event_for
+from services.ingress.endpoint_store import EndpointStore
 from tests.support.commands import create_command
 from tests.support.demo import demo_checkout
 from tests.support.stack import free_port
 
 from .common import deployment, machine
+from .results import record
 
 EVENTS = 30_000
 FAN_OUT_EVENTS = 3000
+ENDPOINTS = 20
+ENDPOINT_EVENTS = 1000
 
 
 async def healthy_count(session: aiohttp.ClientSession, base: str, prefixes: list[str], tag: str) -> int:
@@ -72,9 +79,12 @@ def events(merchant_id: str, urls: list[str], count: int) -> list[bytes]:
     return out
 
 
-async def dispatch(name: str, base: str, urls_of: object, count: int, healthy_prefixes: list[str]) -> float:
+async def dispatch(
+    name: str, base: str, urls_of: object, count: int, healthy_prefixes: list[str], endpoints: bool = False
+) -> float:
     """Publish ``count`` events, start a dispatcher, wait until every healthy URL has them
-    all; healthy deliveries per second, timed from the first healthy delivery."""
+    all; healthy deliveries per second, timed from the first healthy delivery. With
+    ``endpoints``, the URLs are the merchant's webhook endpoints, not the orders'."""
     stack = deployment(f"webhooks-{name}")
     await stack.start("ingress", wait=False)
     stack.processes["ingress"].stop()
@@ -84,7 +94,13 @@ async def dispatch(name: str, base: str, urls_of: object, count: int, healthy_pr
         await producer.start()
         tag = uuid.uuid4().hex[:8]
         urls = urls_of(tag)  # type: ignore[operator]
-        for value in events(merchant.merchant_id, urls, count):
+        if endpoints:
+            registry = EndpointStore(stack.db)
+            await registry.prepare()
+            for url in urls:
+                fields = {"url": url, "event_types": list(EVENT_TYPES), "statuses": []}
+                await registry.create(merchant.merchant_id, fields, utc_now())
+        for value in events(merchant.merchant_id, [] if endpoints else urls, count):
             await producer.send(
                 stack.settings.topics.order_events, value, headers=[("content-type", b"application/json")]
             )
@@ -135,6 +151,27 @@ async def main() -> None:
         ten = await dispatch("ten-one-hanging", base, nine_and(base + "/hang/{tag}"), FAN_OUT_EVENTS, healthy)
         print(f"dispatcher, {FAN_OUT_EVENTS} events x 9 healthy + 1 hanging:   {ten:8.0f} healthy/s", end="")
         print(f"   change {ten / nine - 1:+.0%} ({ten / control - 1:+.0%} against a healthy tenth)")
+        prefixes = [f"e{i}-" for i in range(ENDPOINTS)]
+        fan_out = await dispatch(
+            "endpoints",
+            base,
+            lambda tag: [f"{base}/{p}{tag}/hook" for p in prefixes],
+            ENDPOINT_EVENTS,
+            prefixes,
+            endpoints=True,
+        )
+        print(
+            f"dispatcher, {ENDPOINT_EVENTS} events x {ENDPOINTS} endpoints:        {fan_out:8.0f} deliveries/s", end=""
+        )
+        print(f"   ratio to one URL per event {fan_out / one_url:.2f}")
+        record(
+            f"endpoint fan-out deliveries/s ({ENDPOINTS} endpoints) / one-URL deliveries/s",
+            fan_out / one_url,
+            None,
+            "ratio",
+            fan_out_per_second=round(fan_out),
+            one_url_per_second=round(one_url),
+        )
     finally:
         receiver.terminate()
         await receiver.wait()

@@ -6,6 +6,7 @@ no command published."""
 
 import asyncio
 import json
+import re
 import uuid
 from typing import Any
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from starlette.types import Message
 
+from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
 from services.ingress.app import Ingress, create_app
 from services.shared.merchant_store import Principal
@@ -22,6 +24,8 @@ from tests.fakes import (
     FakeCheckouts,
     FakeCommandLog,
     FakeDeliveryReads,
+    FakeEndpointHealthReads,
+    FakeEndpointRegistry,
     FakeIdempotency,
     FakeKeys,
     FakeOrders,
@@ -41,6 +45,8 @@ class Api:
         self.idempotency = FakeIdempotency()
         self.log = FakeCommandLog()
         self.publisher = publisher or FakePublisher()
+        self.endpoints = FakeEndpointRegistry()
+        self.endpoint_health = FakeEndpointHealthReads()
         self.app = create_app(self.settings)
         self.app.state.ingress = Ingress(
             self.settings,
@@ -51,6 +57,8 @@ class Api:
             FakeDeliveryReads(),
             self.log,
             self.publisher,
+            self.endpoints,
+            self.endpoint_health,
             {"database": self._database_answers, "kafka": self._kafka_answers},
         )
         self.database_up = self.kafka_up = True
@@ -285,3 +293,126 @@ async def test_metrics_count_requests_by_route_template_never_by_raw_path() -> N
     assert 'orders_http_requests_total{method="GET",route="<unmatched>",status="404"}' in exposition
     assert 'orders_http_requests_total{method="GET",route="/orders",status="401"}' in exposition
     assert "orders_http_request_duration_seconds_bucket" in exposition
+
+
+# --- webhook endpoints -----------------------------------------------------------------
+
+HOOK = "https://hooks.example.com/orders"
+
+
+async def test_an_endpoint_shows_its_secret_once_and_only_to_its_merchant(api: Api) -> None:
+    created = await api.post("/webhook-endpoints", {"url": HOOK, "statuses": ["success"], "rateLimitPerSecond": 5})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["secret"].startswith("whsec_")
+    assert (body["eventTypes"], body["statuses"], body["enabled"]) == (
+        ["order.status.updated", "returns.status.updated"],
+        ["success"],
+        True,
+    )
+    async with api.client() as client:
+        listed = (await client.get("/webhook-endpoints")).json()["data"]
+        assert [e["id"] for e in listed] == [body["id"]]
+        assert "secret" not in listed[0]
+        assert "secret" not in (await client.get(f"/webhook-endpoints/{body['id']}")).json()
+    async with api.client(ADMIN_KEY) as other:  # another merchant's key (admin or not)
+        assert (await other.get("/webhook-endpoints")).json() == {"data": []}
+        for method, path in (
+            ("GET", ""),
+            ("PATCH", ""),
+            ("DELETE", ""),
+            ("POST", "/rotate-secret"),
+            ("GET", "/attempts"),
+            ("POST", "/recover"),
+        ):
+            json_body = {"since": "2026-11-01T00:00:00Z"} if path == "/recover" else {} if method != "GET" else None
+            response = await other.request(method, f"/webhook-endpoints/{body['id']}{path}", json=json_body)
+            assert response.status_code == 404, (method, path, response.text)
+    assert api.publisher.sent == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"url": "http://127.0.0.1/hook"}, "url"),
+        ({"url": "ftp://hooks.example.com/x"}, "url"),
+        ({"url": HOOK, "statuses": ["succes"]}, "statuses"),
+        ({"url": HOOK, "eventTypes": ["order.created"]}, "eventTypes[0]"),
+        ({"url": HOOK, "rateLimitPerSecond": 0}, "rateLimitPerSecond"),
+        ({"url": HOOK, "secret": "mine"}, "secret"),
+    ],
+)
+async def test_a_bad_endpoint_is_422_naming_the_field_and_stores_nothing(api: Api, fields: Any, field: str) -> None:
+    response = await api.post("/webhook-endpoints", fields)
+    assert response.status_code == 422, response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+    assert api.endpoints.endpoints == {}
+
+
+async def test_a_merchant_has_at_most_20_endpoints(api: Api) -> None:
+    for i in range(20):
+        assert (await api.post("/webhook-endpoints", {"url": f"{HOOK}/{i}"})).status_code == 201
+    assert (await api.post("/webhook-endpoints", {"url": f"{HOOK}/21"})).status_code == 409
+    assert len(api.endpoints.endpoints) == 20
+
+
+async def test_enabling_again_overrides_the_dispatchers_disable(api: Api) -> None:
+    endpoint_id = (await api.post("/webhook-endpoints", {"url": HOOK})).json()["id"]
+    api.endpoint_health.disabled[endpoint_id] = utc_now()
+    async with api.client() as client:
+        assert (await client.get(f"/webhook-endpoints/{endpoint_id}")).json()["enabled"] is False
+        enabled = await client.patch(f"/webhook-endpoints/{endpoint_id}", json={"enabled": True})
+        assert enabled.json()["enabled"] is True
+        changed = await client.patch(f"/webhook-endpoints/{endpoint_id}", json={"statuses": None, "description": "x"})
+        assert (changed.json()["statuses"], changed.json()["description"]) == ([], "x")
+        assert (await client.delete(f"/webhook-endpoints/{endpoint_id}")).status_code == 204
+        assert (await client.get(f"/webhook-endpoints/{endpoint_id}")).status_code == 404
+
+
+async def test_recover_asks_the_dispatcher_and_counts_and_a_resend_of_nothing_failed_is_404(api: Api) -> None:
+    endpoint_id = (await api.post("/webhook-endpoints", {"url": HOOK})).json()["id"]
+    async with api.client() as client:
+        recovered = await client.post(
+            f"/webhook-endpoints/{endpoint_id}/recover", json={"since": "2026-11-01T00:00:00Z"}
+        )
+        assert (recovered.status_code, recovered.json()) == (202, {"replayed": 2})
+        missing = await client.post(f"/webhook-endpoints/{endpoint_id}/resend", json={"eventId": "nothing-failed"})
+        assert missing.status_code == 404
+        assert (await client.post(f"/webhook-endpoints/{endpoint_id}/recover", json={})).status_code == 422
+    [(topic, key, command)] = api.publisher.sent
+    assert (topic, key) == ("webhook.commands", endpoint_id)
+    assert command.model_dump(include={"type", "endpoint_id", "merchant_id"}) == {
+        "type": "webhooks.recover",
+        "endpointId": endpoint_id,
+        "merchantId": "m1",
+    }
+
+
+async def test_a_rotation_answers_a_new_secret_and_keeps_the_old_one_signing(api: Api) -> None:
+    created = (await api.post("/webhook-endpoints", {"url": HOOK})).json()
+    rotated = await api.post(f"/webhook-endpoints/{created['id']}/rotate-secret", {})
+    assert rotated.status_code == 200
+    secrets = api.endpoints.endpoints[created["id"]].secrets
+    assert [s.secret for s in secrets] == [created["secret"], rotated.json()["secret"]]
+    assert secrets[0].expires_at is not None
+    assert secrets[1].expires_at is None
+
+
+async def test_the_portal_is_a_page_with_a_strict_policy_no_inline_script_and_only_its_own_files(api: Api) -> None:
+    async with api.client(key=None) as client:
+        page = await client.get("/portal")
+        assert page.status_code == 200
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy
+        assert "default-src 'none'" in policy
+        assert "unsafe-inline" not in policy
+        assert page.headers["x-frame-options"] == "DENY"
+        scripts = re.findall(r"<script[^>]*>", page.text)
+        assert scripts == ['<script src="/portal/static/portal.js" defer>']
+        assert not re.search(r"\son[a-z]+\s*=", page.text)  # no inline event handlers
+        assert not re.search(r"(src|href)=\"(https?:)?//", page.text)  # nothing from elsewhere
+        script = await client.get("/portal/static/portal.js")
+        assert (script.status_code, script.headers["content-type"]) == (200, "text/javascript; charset=utf-8")
+        assert "innerHTML" not in script.text
+        for path in ("/portal/static/../app.py", "/portal/static/%2e%2e%2fapp.py", "/portal/static/portal.html"):
+            assert (await client.get(path)).status_code in (401, 404), path  # never a file of the service
