@@ -25,14 +25,16 @@ _PROBLEM = {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
 def _errors(method: str, path: str, operation: dict[str, Any]) -> set[int]:
     """What an operation can answer besides success: 400 (a malformed request), 401 (no
     valid key) and 503 (Kafka or the database out of reach) anywhere; 408, 413 and 422
-    where there is a body; 404 where an order, a checkout or an admin route is named; 409
-    where a command meets the order's (or the key's) state."""
+    where there is a body; 404 where an order, a checkout, a webhook endpoint or an admin route
+    is named; 409 where a command meets the order's (or the key's) state, or a merchant has all
+    its webhook endpoints."""
     statuses = {400, 401, 503}
     if "requestBody" in operation:
         statuses |= {408, 413, 422}
-    if "{order_id}" in path or path.startswith("/admin/") or (method == "post" and path == "/orders"):
+    named = ("{order_id}", "{endpoint_id}")
+    if any(n in path for n in named) or path.startswith("/admin/") or (method == "post" and path == "/orders"):
         statuses.add(404)
-    if method == "post" and (path == "/orders" or "{order_id}/" in path):
+    if method == "post" and (path in ("/orders", "/webhook-endpoints") or "{order_id}/" in path):
         statuses |= {409, 422}
     return statuses
 

@@ -34,9 +34,9 @@ class KeyedLimiter:
 class RateLimits:
     """Attempts per second per endpoint, with aiolimiter: at most one attempt each
     ``SPACING_MARGIN / rate`` seconds, so no second window holds more than ``rate`` attempts
-    (a bucket of ``rate`` would let a burst of ``rate`` follow a full second). It also says
-    how long a new attempt would wait, so that one that would wait past its lease is
-    postponed in the queue instead of held in memory."""
+    (a bucket of ``rate`` would let a burst of ``rate`` follow a full second). It counts the
+    attempts queued for each endpoint, to say how long a new one would wait: one that would
+    wait past its lease is postponed in the queue instead of held in memory."""
 
     SPACING_MARGIN = 1.05
     """Arrival times jitter by milliseconds; a 5 % wider spacing keeps every window under the cap."""
@@ -51,13 +51,25 @@ class RateLimits:
     def expected_wait(self, key: str, per_second: int) -> float:
         return self._waiting.get(key, 0) * self.spacing(per_second)
 
-    async def wait(self, key: str, per_second: int) -> None:
+    @asynccontextmanager
+    async def queued(self, key: str | None) -> AsyncIterator[None]:
+        """An attempt to ``key`` (None: not limited) from now until it is sent."""
+        if key is None:
+            yield
+            return
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key]
+
+    async def acquire(self, key: str, per_second: int) -> None:
+        """Wait for the endpoint's next slot: called right before the request is sent, so the
+        spacing holds on the wire too."""
         found = self._limiters.get(key)
         if found is None or found[0] != per_second:
             found = (per_second, AsyncLimiter(1, self.spacing(per_second)))
             self._limiters[key] = found
-        self._waiting[key] = self._waiting.get(key, 0) + 1
-        try:
-            await found[1].acquire()
-        finally:
-            self._waiting[key] -= 1
+        await found[1].acquire()

@@ -61,6 +61,7 @@ class Dispatcher:
         # A lease outlives the longest attempt, so no other dispatcher takes a delivery
         # that is still being attempted; after a crash it runs out and the delivery is retried.
         self._lease = timedelta(seconds=settings.webhook_timeout_seconds * 2 + 5)
+        self._lease_seconds = self._lease.total_seconds()
         self._slots = asyncio.Semaphore(settings.webhook_concurrency)
         # One slow endpoint holds at most its own few slots: other URLs, on its host or
         # elsewhere, keep theirs. The per-host limit only protects a host from a flood.
@@ -156,12 +157,19 @@ class Dispatcher:
             if delivery.endpoint_id and endpoint is None:  # deleted, disabled, or filtered out since
                 await self._outcomes.add(dropped=(delivery.batch_id, delivery.id))
                 return
-            if endpoint is not None and (per_second := endpoint.rate_limit_per_second):
-                if (wait := self._rates.expected_wait(endpoint.id, per_second)) > self._lease.total_seconds() / 2:
-                    await self._postpone(delivery, wait)  # waits in the queue, not in memory past its lease
-                    return
-                await self._rates.wait(endpoint.id, per_second)
-            async with self._url_slots.hold(url), self._host_slots.hold(urlsplit(url).netloc), self._slots:
+            limit = endpoint.rate_limit_per_second if endpoint is not None else None
+            pace = (endpoint.id, limit) if endpoint is not None and limit else None
+            if pace and (wait := self._rates.expected_wait(*pace)) > self._lease_seconds / 2:
+                await self._postpone(delivery, wait)  # waits in the queue, not in memory past its lease
+                return
+            # A rate-limited endpoint waits for its pace holding its own URL slots (so at most
+            # that many of its host's and the process's slots): the pace holds on the wire.
+            async with (
+                self._rates.queued(pace[0] if pace else None),
+                self._url_slots.hold(url),
+                self._host_slots.hold(urlsplit(url).netloc),
+                self._slots,
+            ):
                 if wait := self._breakers.blocked_for(url):
                     await self._postpone(delivery, wait)
                     return
@@ -169,6 +177,8 @@ class Dispatcher:
                     secrets = signing_secrets(endpoint.secrets, utc_now())
                 else:
                     secrets = await self._merchants.webhook_secrets(delivery.merchant_id)
+                if pace:
+                    await self._rates.acquire(*pace)
                 result = await self._sender.send(url, delivery.event_id, delivery.body.encode(), secrets)
         except Exception:
             # The lease runs out and the delivery is attempted again.

@@ -134,13 +134,21 @@ async def test_a_merchant_registers_an_endpoint_sees_a_failure_recovers_it_and_s
 
     await eventually(all_four_failures_shown, timeout=30)
     assert len(await browser.texts("article.endpoint button.resend")) == 1  # on the newest failure only
+    await browser.run((await browser.find("article.endpoint button.resend")).click)  # still down: fails again
+    await eventually(lambda: _says(browser, "is sent again (1)"))
+
+    async def five_failures_shown() -> bool:
+        return len(await rows("failed") or []) == 5
+
+    await eventually(five_failures_shown, timeout=30)
+    await eventually(dead, timeout=30)
     receiver.heal("fail", name)
     await browser.run((await browser.find("article.endpoint form.recover button")).click)
     await eventually(lambda: _says(browser, "1 failed event(s)"))
     succeeded = await eventually(lambda: rows("succeeded"), timeout=30)
     assert "200" in succeeded[0]
-    assert " 5 succeeded " in f" {succeeded[0]} "  # the fifth attempt of that event
-    assert len(receiver.at(url)) == 5  # four failed attempts, then the recovery
+    assert " 6 succeeded " in f" {succeeded[0]} "  # the sixth attempt of that event
+    assert len(receiver.at(url)) == 6  # four failed attempts, the failed resend, then the recovery
 
     await asyncio.to_thread(ARTIFACTS.mkdir, parents=True, exist_ok=True)
     screenshot = ARTIFACTS / "portal.png"

@@ -81,7 +81,9 @@ async def test_two_replicas_survive_losing_one_of_each(own_stack: Stack, receive
     await eventually(shared, timeout=60)
 
     merchant = await stack.merchant()
-    url = receiver.url("ok", uuid.uuid4().hex)
+    url, endpoint_url = receiver.url("ok", uuid.uuid4().hex), receiver.url("ok", uuid.uuid4().hex)
+    async with stack.client(merchant.api_key) as api:  # every event also goes to the merchant's endpoint
+        assert (await api.post("/webhook-endpoints", json={"url": endpoint_url})).status_code == 201
     checkouts = [await stack.checkout(merchant.merchant_id, wait=False) for _ in range(ORDERS)]
 
     async def all_checkouts_taken() -> bool:
@@ -136,6 +138,12 @@ async def test_two_replicas_survive_losing_one_of_each(own_stack: Stack, receive
     assert all(len(ids) == 1 for ids in event_ids_per_change.values())
     event_ids = {next(iter(ids)) for ids in event_ids_per_change.values()}
     assert webhook_ids == event_ids
+
+    async def all_at_the_endpoint() -> set[str] | None:
+        ids = {r.headers["webhook-id"] for r in receiver.at(endpoint_url)}
+        return ids if len(ids) >= ORDERS else None
+
+    assert await eventually(all_at_the_endpoint, timeout=90, interval=0.5) == event_ids
     for survivor in (writer_2, dispatcher_2):
         assert await ready(stack.operations_url(survivor))
 
