@@ -27,7 +27,7 @@ from services.shared.kafka import (
     start_broker,
 )
 from services.shared.mongo import Database, close_client, open_database, prepare_database
-from services.shared.operations import database_check, serve_operations
+from services.shared.operations import consumer_checks, serve_operations
 from services.shared.runtime import every, wait_for_stop_signal
 from services.shared.settings import Settings
 
@@ -123,15 +123,8 @@ async def run(settings: Settings) -> None:
     client, db = open_database(settings)
     broker = make_broker(settings, "writer")
     watches: list[AssignmentWatch] = []
-
-    async def consumers_joined() -> bool:
-        return bool(watches) and all(w.joined for w in watches)
-
     operations = await serve_operations(
-        "order-writer",
-        settings.http_host,
-        settings.writer_http_port,
-        {"database": database_check(db), "kafka": lambda: broker.ping(timeout=1.0), "consumers": consumers_joined},
+        "order-writer", settings.http_host, settings.writer_http_port, consumer_checks(db, broker, watches)
     )
     await prepare_database(db, INDEXES)
     await ensure_topics(settings)

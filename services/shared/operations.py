@@ -8,11 +8,13 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 
 import uvicorn
+from faststream.kafka import KafkaBroker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .kafka import AssignmentWatch
 from .metrics import HttpMetrics, metrics_text
 from .mongo import Database
 
@@ -53,6 +55,19 @@ def database_check(db: Database) -> Check:
         return True
 
     return answers
+
+
+def consumer_checks(db: Database, broker: KafkaBroker, watches: list[AssignmentWatch]) -> dict[str, Check]:
+    """What a consuming service needs: the database, Kafka, and its consumers in their groups
+    (``watches`` is filled in once the subscribers exist; empty means not yet)."""
+
+    async def kafka_answers() -> bool:
+        return await broker.ping(timeout=1.0)
+
+    async def consumers_joined() -> bool:
+        return bool(watches) and all(w.joined for w in watches)
+
+    return {"database": database_check(db), "kafka": kafka_answers, "consumers": consumers_joined}
 
 
 def operations_routes(checks: Callable[[], Mapping[str, Check]]) -> list[BaseRoute]:

@@ -14,6 +14,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.shared.merchant_store import Credentials
+from tests.bench.common import paid_checkouts_in_view
 from tests.support.receiver import Received, WebhookReceiver
 from tests.support.stack import Stack, eventually
 
@@ -130,8 +131,6 @@ def busiest_second(received: list[Received]) -> int:
 async def test_a_rate_limited_endpoint_gets_at_most_its_rate_while_others_keep_their_pace(
     own_stack: Stack, receiver: WebhookReceiver
 ) -> None:
-    from tests.bench.common import paid_checkouts_in_view
-
     stack = own_stack
     await stack.start()
     merchant = await stack.merchant()
