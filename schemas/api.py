@@ -179,6 +179,35 @@ class ResendRequest(StrictWireModel):
     event_id: Text = Field(min_length=1, max_length=100)
 
 
+class ReconciliationRow(WireModel):
+    """One order of a reconciliation report (the CSV columns, in this order)."""
+
+    order_id: str
+    created_at: Timestamp
+    payment_reference: str | None
+    checkout_id: str
+    currency: str | None
+    amount: int | None
+    status: str
+    delivered_at: Timestamp | None
+    refunded_amount: int
+    net_amount: int
+
+
+class CurrencyTotals(WireModel):
+    orders: int = 0
+    amount: int = 0
+    refunded_amount: int = 0
+    net_amount: int = 0
+
+
+class ReconciliationReport(WireModel):
+    """The JSON form of ``GET /reports/reconciliation`` (it is streamed, rows first)."""
+
+    data: list[ReconciliationRow]
+    totals: dict[str, CurrencyTotals]
+
+
 class FieldError(WireModel):
     field: str
     message: str

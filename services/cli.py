@@ -69,7 +69,24 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--since", type=datetime.fromisoformat, help="all created since (ISO 8601)")
     which.add_argument("--all", action="store_true")
     replay.set_defaults(run=_async(_dlq_replay))
+
+    report = commands.add_parser("report", help="reports").add_subparsers(dest="action", required=True)
+    reconciliation = report.add_parser(
+        "reconciliation", help="the reconciliation report of a merchant's orders created in [from, to), to stdout"
+    )
+    reconciliation.add_argument("--merchant", required=True)
+    reconciliation.add_argument("--from", dest="start", required=True, type=_instant, help="ISO 8601 with a time zone")
+    reconciliation.add_argument("--to", dest="end", required=True, type=_instant, help="ISO 8601 with a time zone")
+    reconciliation.add_argument("--format", choices=("csv", "json"), default="csv")
+    reconciliation.set_defaults(run=_async(_report_reconciliation))
     return parser
+
+
+def _instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone (2026-11-01T00:00:00Z)")
+    return value
 
 
 def _async(
@@ -202,6 +219,26 @@ async def _create_topics(settings: Settings, args: argparse.Namespace) -> None:
 
     created = await ensure_topics(settings)
     print(json.dumps({"created": created, "topics": settings.topics.all()}))
+
+
+async def _report_reconciliation(settings: Settings, args: argparse.Namespace) -> None:
+    """The same stream as ``GET /reports/reconciliation``, written as it comes."""
+    from services.domain.queries import OrderQuery
+    from services.domain.reconciliation import range_problem
+    from services.ingress.reports import reconciliation_csv, reconciliation_json
+    from services.order_writer.queries import OrderQueries
+
+    if problem := range_problem(args.start, args.end):
+        sys.exit(f"orders report reconciliation: {problem}")
+    render = reconciliation_csv if args.format == "csv" else reconciliation_json
+
+    async def work(db: Any) -> None:
+        records = OrderQueries(db).stream(OrderQuery(), args.merchant, args.start, args.end)
+        async for chunk in render(records):
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+
+    await _with_db(settings, work)
 
 
 async def _dlq_list(settings: Settings, args: argparse.Namespace) -> None:

@@ -4,7 +4,7 @@ the use cases run in unit tests in milliseconds."""
 
 import asyncio
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -79,6 +79,19 @@ class FakeOrders:
     async def find(self, query: OrderQuery, merchant_id: str | None) -> tuple[list[OrderRecord], int]:
         records = [r for r, _, _ in self.stored.values() if merchant_id in (None, r.merchant_id)]
         return records[: query.page_size], len(records)
+
+    async def stream(
+        self, query: OrderQuery, merchant_id: str | None, start: datetime, end: datetime
+    ) -> AsyncIterator[OrderRecord]:
+        """The scope and the range (the unit tests give no filters)."""
+        found = [r for r, _, _ in self.stored.values() if merchant_id in (None, r.merchant_id)]
+        for record in sorted(found, key=lambda r: (r.created_at, r.id)):
+            if start <= record.created_at < end:
+                yield record
+
+    async def earliest(self, query: OrderQuery, merchant_id: str | None) -> datetime | None:
+        found = [r.created_at for r, _, _ in self.stored.values() if merchant_id in (None, r.merchant_id)]
+        return min(found, default=None)
 
 
 class FakeCheckouts:

@@ -24,6 +24,9 @@ class OrderDocument(OrderRecord):
     outbox: list[OrderEvent] = []
     outbox_since: Timestamp | None = None
     applied_commands: list[str] = []
+    created_day: str = ""
+    """``createdAt``'s UTC date (``2026-11-28``): reports and exports read a day at a time by
+    equality, which FerretDB v1 serves from an index where it serves no range."""
 
 
 class CheckoutDocument(WireModel):

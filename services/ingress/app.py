@@ -45,6 +45,7 @@ from .ports import (
     Publisher,
 )
 from .problems import Problem, install_problem_handlers
+from .report_routes import router as report_router
 from .routes import router
 
 logger = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Orders API", version="1.0", lifespan=lifespan)
     install_problem_handlers(app)
+    app.include_router(report_router)  # before /orders/{order_id}, which would take /orders/export
     app.include_router(router)
     app.include_router(endpoint_router)
     app.include_router(portal_router)
@@ -149,7 +151,7 @@ def create_app(settings: Settings) -> FastAPI:
         max_bytes=MAX_REQUEST_BYTES,
         body_seconds=settings.request_body_timeout_seconds,
     )
-    routes = [*router.routes, *endpoint_router.routes, *portal_router.routes]
+    routes = [*report_router.routes, *router.routes, *endpoint_router.routes, *portal_router.routes]
     app.add_middleware(HttpMetrics, routes=lambda: [*app.routes, *routes])
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready,/metrics", exclude_spans=["receive", "send"])
     describe_api(app)

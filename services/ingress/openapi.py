@@ -70,6 +70,21 @@ def _order_query_parameters() -> list[dict[str, Any]]:
     ]
 
 
+def _report_parameters() -> list[dict[str, Any]]:
+    instant = {"type": "string", "format": "date-time"}
+    return [
+        {"name": "from", "in": "query", "required": True, "schema": instant, "description": "inclusive"},
+        {"name": "to", "in": "query", "required": True, "schema": instant, "description": "exclusive; a year at most"},
+        {
+            "name": "merchantId",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "admin keys only",
+        },
+    ]
+
+
 def describe_api(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -89,6 +104,12 @@ def describe_api(app: FastAPI) -> None:
                     responses[str(status)] = {"description": TITLES[status], "content": {PROBLEM_JSON: _PROBLEM}}
                 if method == "get" and path == "/orders":
                     operation["parameters"] = _order_query_parameters()
+                if method == "get" and path == "/orders/export":
+                    operation["parameters"] = [p for p in _order_query_parameters() if p["name"].startswith("filter.")]
+                    responses["406"] = {"description": TITLES[406], "content": {PROBLEM_JSON: _PROBLEM}}
+                if method == "get" and path == "/reports/reconciliation":
+                    operation["parameters"] = _report_parameters()
+                    responses["406"] = {"description": TITLES[406], "content": {PROBLEM_JSON: _PROBLEM}}
         app.openapi_schema = document
         return document
 

@@ -2,6 +2,7 @@
 and the dispatcher publish, the merchant registry, its own idempotency keys, the command
 claim and the Kafka publisher in production; in-memory fakes in the unit tests."""
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -22,6 +23,12 @@ class OrderReads(Protocol):
     async def get(self, order_id: str, merchant_id: str | None) -> OrderRecord | None: ...
 
     async def find(self, query: OrderQuery, merchant_id: str | None) -> tuple[list[OrderRecord], int]: ...
+
+    def stream(
+        self, query: OrderQuery, merchant_id: str | None, start: datetime, end: datetime
+    ) -> AsyncIterator[OrderRecord]: ...
+
+    async def earliest(self, query: OrderQuery, merchant_id: str | None) -> datetime | None: ...
 
 
 class CheckoutReads(Protocol):

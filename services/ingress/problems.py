@@ -19,6 +19,7 @@ TITLES = {
     401: "Unauthorized",
     404: "Not found",
     405: "Method not allowed",
+    406: "Not acceptable",
     408: "Request timeout",
     409: "Conflict",
     413: "Request body too large",

@@ -2,6 +2,8 @@
 read its orders and checkouts. Nothing here writes."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -13,7 +15,7 @@ from schemas.storage.orders import CHECKOUTS, ORDERS, CheckoutDocument
 from services.domain.queries import Condition, OrderQuery, expand_status
 from services.shared.mongo import Database, Document
 
-_INTERNAL_FIELDS = {"_id": 0, "outbox": 0, "appliedCommands": 0, "outboxSince": 0}
+_INTERNAL_FIELDS = {"_id": 0, "outbox": 0, "appliedCommands": 0, "outboxSince": 0, "createdDay": 0}
 _STORED_AS = {"id": "_id"}
 """An order's id is its ``_id`` (the primary key, always indexed)."""
 _OPERATORS = {
@@ -57,6 +59,10 @@ def _clause(condition: Condition) -> Document:
     return {_OPERATORS[operator]: values[0]}
 
 
+def created_day_of(at: datetime) -> str:
+    return at.astimezone(UTC).date().isoformat()
+
+
 def from_document(document: Document) -> OrderRecord:
     return OrderRecord.model_validate({k: v for k, v in document.items() if k not in _INTERNAL_FIELDS})
 
@@ -88,6 +94,29 @@ class OrderQueries:
             return records, await self._orders.count_documents(criteria)
         records, total = await asyncio.gather(page(), self._orders.count_documents(criteria))
         return records, total
+
+    async def stream(
+        self, query: OrderQuery, merchant_id: str | None, start: datetime, end: datetime
+    ) -> AsyncIterator[OrderRecord]:
+        """Every order matching ``query`` created in ``[start, end)``, in ``createdAt`` order,
+        read one day at a time (an equality on ``createdDay``, served from an index on MongoDB
+        and FerretDB alike), so that what is held at once is a day's orders, whatever the range."""
+        criteria = order_filter(query, merchant_id)
+        day = start.astimezone(UTC).date()
+        while day <= end.astimezone(UTC).date():
+            cursor = self._orders.find({**criteria, "createdDay": day.isoformat()}, _INTERNAL_FIELDS)
+            found = [from_document(d) async for d in cursor]
+            for record in sorted(found, key=lambda r: (r.created_at, r.id)):
+                if start <= record.created_at < end:
+                    yield record
+            day += timedelta(days=1)
+
+    async def earliest(self, query: OrderQuery, merchant_id: str | None) -> datetime | None:
+        """When the first order matching ``query`` was created (None: there is none)."""
+        found = await self._orders.find_one(
+            order_filter(query, merchant_id), {"createdAt": 1}, sort=[("createdAt", ASCENDING)]
+        )
+        return found["createdAt"] if found else None
 
     async def explain(self, query: OrderQuery, merchant_id: str | None) -> Document:
         """The database's plan for the page ``find`` reads, to check that an index serves it."""

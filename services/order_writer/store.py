@@ -27,7 +27,7 @@ from services.domain.creation import supersedes
 from services.shared.mongo import Database, Document, Indexes
 
 from .claims import CommandClaims
-from .queries import CheckoutQueries
+from .queries import CheckoutQueries, created_day_of
 
 INDEXES: Indexes = {
     ORDERS: [
@@ -39,13 +39,16 @@ INDEXES: Indexes = {
         [("checkoutId", ASCENDING)],
         [("createdAt", DESCENDING), ("id", DESCENDING)],
         [("outboxSince", ASCENDING)],
+        [("merchantId", ASCENDING), ("createdDay", ASCENDING)],
+        [("createdDay", ASCENDING)],
     ],
     PARKED_CREATES: [[("checkoutId", ASCENDING)], [("deadline", ASCENDING)]],
 }
 
 
 def order_document(record: OrderRecord, **state: object) -> Document:
-    document = OrderDocument.model_validate({**record.model_dump(), **state})
+    created_day = created_day_of(record.created_at)
+    document = OrderDocument.model_validate({**record.model_dump(), "created_day": created_day, **state})
     return {"_id": record.id, **document.model_dump(mode="python")}
 
 

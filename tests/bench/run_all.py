@@ -3,7 +3,7 @@ against a limit also go to `.local/bench/results.jsonl` (`results.py`)."""
 
 import asyncio
 
-from . import commands, create, e2e, ingress, intake, queries, tracing, webhooks, writer
+from . import commands, create, e2e, export, ingress, intake, queries, tracing, webhooks, writer
 
 
 async def main() -> None:
@@ -17,6 +17,7 @@ async def main() -> None:
         ("write path: end to end, by offered load, then steady at half capacity (picture)", e2e.main),
         ("webhooks", webhooks.main),
         ("tracing on and off: the ingress and end to end", tracing.main),
+        ("export and reconciliation report (seeds ORDERS_EXPORT_BENCH_ORDERS, 1,000,000 by default)", export.main),
     ):
         print(f"\n=== {name} ===", flush=True)
         await run()

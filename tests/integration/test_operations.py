@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.domain.webhooks import url_for_logs
 from services.ingress.endpoint_routes import router as endpoint_router
 from services.ingress.portal import router as portal_router
+from services.ingress.report_routes import router as report_router
 from services.ingress.routes import router
 from services.shared.merchant_store import Credentials
 from services.shared.metrics import UNMATCHED_ROUTE
@@ -100,7 +101,8 @@ async def test_every_process_answers_health_ready_and_metrics(stack: Stack, rece
     }
     assert value(dispatcher, "orders_consumer_lag", topic=topics.order_events) >= 0
 
-    templates = {getattr(r, "path", "") for r in [*router.routes, *endpoint_router.routes, *portal_router.routes]} | {
+    routers = (router, endpoint_router, portal_router, report_router)
+    templates = {getattr(route, "path", "") for each in routers for route in each.routes} | {
         "/health",
         "/ready",
         "/metrics",

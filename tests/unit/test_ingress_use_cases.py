@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -16,10 +17,11 @@ from starlette.types import Message
 
 from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
+from schemas.order import OrderRecord, OrderStatus
 from services.ingress.app import Ingress, create_app
 from services.shared.merchant_store import Principal
 from services.shared.settings import Settings
-from tests.factories import checkout
+from tests.factories import NOW, checkout, order
 from tests.fakes import (
     FakeCheckouts,
     FakeCommandLog,
@@ -416,3 +418,85 @@ async def test_the_portal_is_a_page_with_a_strict_policy_no_inline_script_and_on
         assert "innerHTML" not in script.text
         for path in ("/portal/static/../app.py", "/portal/static/%2e%2e%2fapp.py", "/portal/static/portal.html"):
             assert (await client.get(path)).status_code in (401, 404), path  # never a file of the service
+
+
+# --- reports and exports ---------------------------------------------------------------
+
+REPORT = "/reports/reconciliation"
+RANGE = {"from": "2026-10-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("params", "headers", "status"),
+    [
+        ({"from": "2026-12-01T00:00:00Z", "to": "2026-10-01T00:00:00Z"}, {}, 400),  # from after to
+        ({"from": "2025-01-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}, {}, 400),  # over a year
+        ({"to": "2026-12-01T00:00:00Z"}, {}, 400),
+        ({"from": "2026-10-01T00:00:00", "to": "2026-12-01T00:00:00Z"}, {}, 400),  # no time zone
+        ({**RANGE, "filter.status": "success"}, {}, 400),
+        ({**RANGE, "merchantId": "m2"}, {}, 400),  # not an admin key
+        (RANGE, {"accept": "application/xml"}, 406),
+    ],
+)
+async def test_a_bad_report_request_is_a_4xx_problem(
+    api: Api, params: dict[str, str], headers: dict[str, str], status: int
+) -> None:
+    async with api.client() as client:
+        response = await client.get(REPORT, params=params, headers=headers)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("params", "headers"),
+    [
+        ({"page": "2"}, {}),
+        ({"filter.colour": "red"}, {}),
+        ({"filter.amount": "$gt:x"}, {}),
+        ({}, {"accept": "text/csv"}),
+    ],
+)
+async def test_a_bad_export_request_is_a_4xx_problem(api: Api, params: dict[str, str], headers: dict[str, str]) -> None:
+    async with api.client() as client:
+        response = await client.get("/orders/export", params=params, headers=headers)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def stored(api: Api, *records: OrderRecord) -> None:
+    for record in records:
+        api.orders.stored[record.id] = (record, [], [])
+
+
+async def test_the_report_streams_the_merchants_orders_of_the_range_as_csv_or_json(api: Api) -> None:
+    stored(
+        api,
+        order(OrderStatus.CREATED, id="o-late", created_at=NOW - timedelta(days=1), payment_reference="@pay"),
+        order(OrderStatus.CANCELED_BY_MERCHANT, id="o-early", created_at=NOW - timedelta(days=20)),
+        order(OrderStatus.CREATED, id="o-before", created_at=NOW - timedelta(days=90)),
+        order(OrderStatus.CREATED, id="o-other", merchant_id="m2", created_at=NOW - timedelta(days=2)),
+    )
+    async with api.client() as client:
+        as_csv = await client.get(REPORT, params=RANGE)
+        as_json = await client.get(REPORT, params=RANGE, headers={"accept": "application/json"})
+    assert as_csv.headers["content-type"] == "text/csv; charset=utf-8"
+    lines = as_csv.text.splitlines()
+    assert lines[0].startswith("orderId,createdAt,paymentReference")
+    assert [line.split(",")[0] for line in lines[1:]] == ["o-early", "o-late"]
+    assert ",'@pay," in lines[2]
+    body = as_json.json()
+    assert [row["orderId"] for row in body["data"]] == ["o-early", "o-late"]
+    assert body["totals"] == {"EGP": {"orders": 2, "amount": 9000, "refundedAmount": 0, "netAmount": 4500}}
+
+
+async def test_the_export_is_ndjson_oldest_first_of_the_callers_orders(api: Api) -> None:
+    stored(
+        api,
+        order(OrderStatus.CREATED, id="o2", created_at=NOW - timedelta(days=1)),
+        order(OrderStatus.CREATED, id="o1", created_at=NOW - timedelta(days=3)),
+        order(OrderStatus.CREATED, id="ox", merchant_id="m2", created_at=NOW - timedelta(days=2)),
+    )
+    async with api.client() as client:
+        response = await client.get("/orders/export")
+    assert response.headers["content-type"] == "application/x-ndjson"
+    assert [json.loads(line)["id"] for line in response.text.splitlines()] == ["o1", "o2"]
