@@ -31,6 +31,7 @@ from .problems import Problem, field_problem
 from .routes import Caller, ingress, is_order_id, pagination, send_webhook_command
 
 router = APIRouter(tags=["webhook endpoints"])
+FILTER_DEFAULTS: dict[str, tuple[str, ...]] = {"event_types": EVENT_TYPES, "statuses": ()}
 
 
 def _checked(request: Request, body: WebhookEndpointFields) -> dict[str, Any]:
@@ -42,11 +43,9 @@ def _checked(request: Request, body: WebhookEndpointFields) -> dict[str, Any]:
         raise field_problem(422, "url", problem)
     if body.statuses and (unknown := unknown_statuses(body.statuses)):
         raise field_problem(422, "statuses", f"not a status or parent status: {', '.join(unknown)}")
-    for name in ("event_types", "statuses"):
-        if name in fields and fields[name] is None:
-            fields[name] = list(EVENT_TYPES) if name == "event_types" else []
-    if fields.get("event_types") == []:
-        fields["event_types"] = list(EVENT_TYPES)
+    for name, default in FILTER_DEFAULTS.items():  # null (or no event type) means all
+        if name in fields and not fields[name]:
+            fields[name] = list(default)
     return fields
 
 
@@ -69,7 +68,7 @@ async def _own(request: Request, caller: Caller, endpoint_id: str) -> WebhookEnd
 async def create_endpoint(
     request: Request, caller: Caller, body: CreateWebhookEndpointRequest
 ) -> CreatedWebhookEndpoint:
-    fields = {"event_types": list(EVENT_TYPES), "statuses": []} | _checked(request, body)
+    fields = {name: list(default) for name, default in FILTER_DEFAULTS.items()} | _checked(request, body)
     try:
         endpoint = await ingress(request).endpoints.create(caller.merchant_id, fields, utc_now())
     except TooManyEndpoints as error:

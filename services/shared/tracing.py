@@ -9,7 +9,7 @@ and continues that trace."""
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
@@ -65,7 +65,7 @@ def continued(traceparent: str | None) -> Iterator[None]:
         context.detach(token)
 
 
-def header_traceparent(headers: Iterator[tuple[str, bytes]] | list[tuple[str, bytes]]) -> str | None:
+def header_traceparent(headers: Iterable[tuple[str, bytes]]) -> str | None:
     """The ``traceparent`` among a Kafka record's headers."""
     for key, value in headers:
         if key == TRACEPARENT:

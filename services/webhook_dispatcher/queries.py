@@ -110,6 +110,10 @@ class EndpointHealthQueries:
     def __init__(self, db: Database) -> None:
         self._health = db[WEBHOOK_ENDPOINT_HEALTH]
 
-    async def disabled_at(self, endpoint_id: str) -> datetime | None:
+    async def get(self, endpoint_id: str) -> EndpointHealthDocument | None:
         document = await self._health.find_one({"_id": endpoint_id})
-        return EndpointHealthDocument.model_validate(document).disabled_at if document else None
+        return EndpointHealthDocument.model_validate(document) if document else None
+
+    async def disabled_at(self, endpoint_id: str) -> datetime | None:
+        health = await self.get(endpoint_id)
+        return health.disabled_at if health else None

@@ -82,22 +82,26 @@ class Dispatcher:
         now = utc_now()
         batches = batch_ids()
         deliveries = []
-        traces = [*traceparents, *[None] * (len(events) - len(traceparents))]
+        traces = list(traceparents) or [None] * len(events)
         endpoints = {m: await self._endpoints.directory.of_merchant(m) for m in {e.merchant_id for e in events}}
         for event, traceparent in zip(events, traces, strict=True):
             body = webhook_body(event).decode()  # the same for every URL of the event
-            status = event_status(event)
             deliveries += [
-                self._delivery(event, url, body, now, next(batches), traceparent).model_copy(
-                    update={"endpoint_id": endpoint_id, "status": status}
-                )
+                self._delivery(event, url, endpoint_id, body, now, next(batches), traceparent)
                 for url, endpoint_id in delivery_targets(event, endpoints[event.merchant_id]).items()
             ]
         for delivery in await self._store.add(deliveries):
             await self._spawn(delivery)
 
     def _delivery(
-        self, event: OrderEvent, url: str, body: str, now: datetime, batch_id: str, traceparent: str | None
+        self,
+        event: OrderEvent,
+        url: str,
+        endpoint_id: str | None,
+        body: str,
+        now: datetime,
+        batch_id: str,
+        traceparent: str | None,
     ) -> WebhookDelivery:
         return WebhookDelivery(
             id=delivery_id(event.id, url),
@@ -107,6 +111,8 @@ class Dispatcher:
             merchant_id=event.merchant_id,
             version=event.version,
             url=url,
+            endpoint_id=endpoint_id,
+            status=event_status(event),
             body=body,
             due_at=now,
             lease_until=now + self._lease,

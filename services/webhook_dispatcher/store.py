@@ -18,7 +18,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from schemas.base import utc_now
-from schemas.storage.endpoints import WEBHOOK_ENDPOINT_HEALTH, EndpointHealthDocument
+from schemas.storage.endpoints import WEBHOOK_ENDPOINT_HEALTH
 from schemas.storage.webhooks import (
     WEBHOOK_ATTEMPTS,
     WEBHOOK_DELIVERIES,
@@ -203,13 +203,6 @@ class DeliveryStore:
 class EndpointHealthStore(EndpointHealthQueries):
     """Each endpoint's failing streak and whether the dispatcher disabled it: written when a
     streak starts or ends, not at every attempt."""
-
-    def __init__(self, db: Database) -> None:
-        super().__init__(db)
-
-    async def get(self, endpoint_id: str) -> EndpointHealthDocument | None:
-        document = await self._health.find_one({"_id": endpoint_id})
-        return EndpointHealthDocument.model_validate(document) if document else None
 
     async def failing(self, endpoint_id: str, at: datetime) -> datetime:
         document = await self._health.find_one_and_update(
