@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import time
 from datetime import timedelta
 from typing import cast
 
@@ -16,18 +15,15 @@ from pydantic import TypeAdapter
 from schemas.checkout import CheckoutEvent
 from schemas.commands import OrderCreateCommand, order_command_adapter
 from schemas.events import OrderEvent
+from services.shared.consumer_process import consumer_process
 from services.shared.kafka import (
     AssignmentWatch,
-    GroupOffsets,
     consume,
     consume_batch,
-    ensure_topics,
-    make_broker,
     publish,
     start_broker,
 )
-from services.shared.mongo import Database, close_client, open_database, prepare_database
-from services.shared.operations import consumer_checks, serve_operations
+from services.shared.mongo import Database
 from services.shared.runtime import every, wait_for_stop_signal
 from services.shared.settings import Settings
 
@@ -120,44 +116,28 @@ def subscribe(
 
 
 async def run(settings: Settings) -> None:
-    client, db = open_database(settings)
-    broker = make_broker(settings, "writer")
-    watches: list[AssignmentWatch] = []
-    operations = await serve_operations(
-        "order-writer", settings.http_host, settings.writer_http_port, consumer_checks(db, broker, watches)
-    )
-    await prepare_database(db, INDEXES)
-    await ensure_topics(settings)
-    offsets = GroupOffsets(settings.kafka_bootstrap_servers, "orders-writer-offsets")
-    await offsets.start()
-    intake = CheckoutIntake(
-        offsets, settings.topics.checkout_events, group_id(settings, "checkouts"), CheckoutProgress(db)
-    )
-    writer = build_writer(settings, db, broker, intake)
-    watches += subscribe(broker, writer, intake, settings)
-    await start_broker(broker)
-    logger.info("order-writer is consuming %s", ", ".join(settings.topics.all()[:3]))
-    loops = [
-        asyncio.create_task(every(0.5, "measuring checkout intake", intake.measure)),
-        asyncio.create_task(every(1.0, "deciding overdue parked creates", writer.decide_overdue)),
-        asyncio.create_task(every(5.0, "publishing stale outboxes", writer.publish_stale_outboxes)),
-        asyncio.create_task(
-            every(
-                settings.metrics_interval_seconds,
-                "measuring consumer lag",
-                lambda: offsets.export_lag(consumer_groups(settings)),
-            )
-        ),
-    ]
-    try:
-        await wait_for_stop_signal()
-    finally:
-        logger.info("order-writer stopping")
-        stopping = time.monotonic()
-        for loop in loops:
-            loop.cancel()
-        await broker.stop()
-        await offsets.stop()
-        operations.should_exit = True
-        await close_client(client)
-        logger.info("%s stopped in %.1fs", "order-writer", time.monotonic() - stopping)
+    async with consumer_process(
+        settings, "order-writer", "writer", settings.writer_http_port, INDEXES, consumer_groups(settings)
+    ) as process:
+        intake = CheckoutIntake(
+            process.offsets,
+            settings.topics.checkout_events,
+            group_id(settings, "checkouts"),
+            CheckoutProgress(process.db),
+        )
+        writer = build_writer(settings, process.db, process.broker, intake)
+        process.watches += subscribe(process.broker, writer, intake, settings)
+        await start_broker(process.broker)
+        logger.info("order-writer is consuming %s", ", ".join(settings.topics.all()[:3]))
+        loops = [
+            asyncio.create_task(every(0.5, "measuring checkout intake", intake.measure)),
+            asyncio.create_task(every(1.0, "deciding overdue parked creates", writer.decide_overdue)),
+            asyncio.create_task(every(5.0, "publishing stale outboxes", writer.publish_stale_outboxes)),
+        ]
+        try:
+            await wait_for_stop_signal()
+        finally:
+            process.stopping("order-writer")
+            for loop in loops:
+                loop.cancel()
+            await process.broker.stop()

@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import time
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -13,19 +12,15 @@ from schemas.endpoint_events import WebhookEndpointDisabled
 from schemas.events import OrderEvent
 from schemas.webhook_commands import RecoverDeliveries, ReplayDeadLetters, WebhookCommand
 from services.ingress.endpoint_queries import EndpointQueries
+from services.shared.consumer_process import consumer_process
 from services.shared.kafka import (
     AssignmentWatch,
-    GroupOffsets,
     consume,
     consume_batch,
-    ensure_topics,
-    make_broker,
     publish,
     start_broker,
 )
 from services.shared.merchant_store import MerchantStore
-from services.shared.mongo import close_client, open_database, prepare_database
-from services.shared.operations import consumer_checks, serve_operations
 from services.shared.runtime import every, wait_for_stop_signal
 from services.shared.settings import Settings
 
@@ -91,52 +86,38 @@ def subscribe(
 
 
 async def run(settings: Settings) -> None:
-    client, db = open_database(settings)
-    broker = make_broker(settings, "dispatcher")
-    watches: list[AssignmentWatch] = []
-    operations = await serve_operations(
-        "webhook-dispatcher", settings.http_host, settings.dispatcher_http_port, consumer_checks(db, broker, watches)
-    )
-    await prepare_database(db, INDEXES)
-    await ensure_topics(settings)
-    offsets = GroupOffsets(settings.kafka_bootstrap_servers, "orders-dispatcher-offsets")
-    await offsets.start()
-    sender = WebhookSender(
-        timeout_seconds=settings.webhook_timeout_seconds,
-        allow_private=settings.allow_private_webhooks,
-        connections=settings.webhook_concurrency,
-    )
-    await sender.start()
-    store = DeliveryStore(db)
+    async with consumer_process(
+        settings, "webhook-dispatcher", "dispatcher", settings.dispatcher_http_port, INDEXES, consumer_groups(settings)
+    ) as process:
+        sender = WebhookSender(
+            timeout_seconds=settings.webhook_timeout_seconds,
+            allow_private=settings.allow_private_webhooks,
+            connections=settings.webhook_concurrency,
+        )
+        await sender.start()
+        store = DeliveryStore(process.db)
 
-    async def announce(event: WebhookEndpointDisabled) -> None:
-        await publish(broker, event, settings.topics.webhook_endpoint_events, key=event.endpoint_id)
+        async def announce(event: WebhookEndpointDisabled) -> None:
+            await publish(process.broker, event, settings.topics.webhook_endpoint_events, key=event.endpoint_id)
 
-    endpoints = Endpoints(EndpointQueries(db), EndpointHealthStore(db), announce)
-    dispatcher = Dispatcher(store, MerchantStore(db), sender, settings, endpoints)
-    watches += subscribe(broker, dispatcher, store, settings)
-    await start_broker(broker)
-    measure = settings.metrics_interval_seconds
-    loops = [
-        asyncio.create_task(every(0.5, "taking due webhook deliveries", dispatcher.take_due)),
-        asyncio.create_task(every(0.1, "recording webhook attempts", dispatcher.record_outcomes)),
-        asyncio.create_task(
-            every(measure, "measuring consumer lag", lambda: offsets.export_lag(consumer_groups(settings)))
-        ),
-        asyncio.create_task(every(measure, "measuring the delivery queue", store.export_gauges)),
-    ]
-    logger.info("webhook-dispatcher is consuming %s", settings.topics.order_events)
-    try:
-        await wait_for_stop_signal()
-    finally:
-        logger.info("webhook-dispatcher stopping")
-        stopping = time.monotonic()
-        await broker.stop()
-        for loop in loops:
-            loop.cancel()
-        await dispatcher.drain(timeout=settings.webhook_timeout_seconds)
-        await sender.close()
-        await offsets.stop()
-        operations.should_exit = True
-        await close_client(client)
-        logger.info("%s stopped in %.1fs", "webhook-dispatcher", time.monotonic() - stopping)
+        endpoints = Endpoints(EndpointQueries(process.db), EndpointHealthStore(process.db), announce)
+        dispatcher = Dispatcher(store, MerchantStore(process.db), sender, settings, endpoints)
+        process.watches += subscribe(process.broker, dispatcher, store, settings)
+        await start_broker(process.broker)
+        loops = [
+            asyncio.create_task(every(0.5, "taking due webhook deliveries", dispatcher.take_due)),
+            asyncio.create_task(every(0.1, "recording webhook attempts", dispatcher.record_outcomes)),
+            asyncio.create_task(
+                every(settings.metrics_interval_seconds, "measuring the delivery queue", store.export_gauges)
+            ),
+        ]
+        logger.info("webhook-dispatcher is consuming %s", settings.topics.order_events)
+        try:
+            await wait_for_stop_signal()
+        finally:
+            process.stopping("webhook-dispatcher")
+            await process.broker.stop()
+            for loop in loops:
+                loop.cancel()
+            await dispatcher.drain(timeout=settings.webhook_timeout_seconds)
+            await sender.close()
