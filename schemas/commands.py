@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from schemas.base import Timestamp, WireModel
+from schemas.checkout import Checkout
 from schemas.values import JsonObject, Text
 
 CancelReason = Literal["merchant", "customer"]
@@ -23,6 +24,12 @@ class OrderCreateCommand(WireModel):
     meta: JsonObject = {}
     webhook_urls: list[Text] = []
     requested_at: Timestamp
+    paid_checkout: Checkout | None = Field(
+        default=None,
+        description="The checkout as the ingress's read view had it when it accepted the request, when it was"
+        " the merchant's and paid: the writer decides on it without reading the view again. Absent when the"
+        " view did not know it yet, or it was still open (the writer waits for it), or on a retry.",
+    )
 
 
 class _OrderCommandBase(WireModel):

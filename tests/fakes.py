@@ -4,7 +4,7 @@ the use cases run in unit tests in milliseconds."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from schemas.api import EndpointAttemptOutcome, EndpointAttemptView, WebhookAttemptView
 from schemas.checkout import Checkout
-from schemas.commands import OrderCreateCommand
+from schemas.commands import OrderCommand, OrderCreateCommand
 from schemas.endpoint_events import WebhookEndpointDisabled
 from schemas.events import OrderEvent
 from schemas.order import OrderRecord
@@ -29,6 +29,7 @@ from services.domain.webhooks import AttemptResult
 from services.ingress.commands import BrokerUnavailable
 from services.ingress.endpoint_store import TooManyEndpoints
 from services.ingress.idempotency_store import Reservation
+from services.order_writer.ports import NewOrder
 from services.shared.merchant_store import Principal
 from services.webhook_dispatcher.ports import Endpoints
 from services.webhook_dispatcher.store import Outcomes
@@ -42,11 +43,12 @@ class FakeOrders:
         found = self.stored.get(order_id)
         return (found[0].model_copy(deep=True), list(found[1]), list(found[2])) if found else None
 
-    async def insert(self, record: OrderRecord, event: OrderEvent, command_id: str) -> bool:
-        if record.id in self.stored:
-            return False
-        self.stored[record.id] = (record.model_copy(deep=True), [command_id], [event])
-        return True
+    async def insert_many(self, new_orders: Sequence[NewOrder], *, swept: bool) -> list[bool]:
+        stored = []
+        for record, event, command_id in new_orders:
+            stored.append(record.id not in self.stored)
+            self.stored.setdefault(record.id, (record.model_copy(deep=True), [command_id], [event]))
+        return stored
 
     async def replace(
         self, previous_version: int, record: OrderRecord, event: OrderEvent, command_id: str, outbox_since: datetime
@@ -96,27 +98,26 @@ class FakeOrders:
 
 class FakeCheckouts:
     def __init__(self, *checkouts: Checkout) -> None:
-        self.stored: dict[str, tuple[Checkout, str | None]] = {c.id: (c, None) for c in checkouts}
-
-    async def get(self, checkout_id: str) -> tuple[Checkout, str | None] | None:
-        return self.stored.get(checkout_id)
+        self.stored: dict[str, Checkout] = {c.id: c for c in checkouts}
+        self.claims: dict[str, str] = {}
+        self.reads = 0
 
     async def apply_many(self, incoming: list[Checkout]) -> list[Checkout]:
         taken = []
         for checkout in incoming:
-            found = self.stored.get(checkout.id)
-            if supersedes(found[0] if found else None, checkout):
-                self.stored[checkout.id] = (checkout, found[1] if found else None)
+            if supersedes(self.stored.get(checkout.id), checkout):
+                self.stored[checkout.id] = checkout
                 taken.append(checkout)
         return taken
 
-    async def claim(self, checkout_id: str, order_id: str) -> str | None:
+    async def claim_many(self, claims: Sequence[tuple[str, str]]) -> list[str]:
+        """Claims live beside the checkouts, as in MongoDB: a claim needs no checkout."""
+        return [self.claims.setdefault(checkout_id, order_id) for checkout_id, order_id in claims]
+
+    async def get(self, checkout_id: str) -> tuple[Checkout, str | None] | None:
+        self.reads += 1
         found = self.stored.get(checkout_id)
-        if found is None:
-            return None
-        if found[1] is None:
-            self.stored[checkout_id] = (found[0], order_id)
-        return self.stored[checkout_id][1]
+        return (found, self.claims.get(checkout_id)) if found else None
 
 
 class FakeParked:
@@ -145,8 +146,8 @@ class FakeCommandLog:
     def __init__(self) -> None:
         self.outcomes: dict[str, tuple[CommandOutcome, str]] = {}
 
-    async def take(self, command_id: str, order_id: str, command_type: str, at: datetime) -> bool:
-        return self.outcomes.setdefault(command_id, ("taken", ""))[0] != "abandoned"
+    async def take_many(self, commands: Sequence[OrderCreateCommand | OrderCommand], at: datetime) -> list[bool]:
+        return [self.outcomes.setdefault(c.command_id, ("taken", ""))[0] != "abandoned" for c in commands]
 
     async def abandon(self, command_id: str, order_id: str, command_type: str, at: datetime) -> bool:
         return self.outcomes.setdefault(command_id, ("abandoned", ""))[0] == "abandoned"
@@ -167,8 +168,8 @@ class FakeIntakeClock:
 class PublishedEvents:
     events: list[OrderEvent] = field(default_factory=list)
 
-    async def __call__(self, event: OrderEvent) -> None:
-        self.events.append(event)
+    async def __call__(self, events: Sequence[tuple[OrderEvent, str | None]]) -> None:
+        self.events.extend(event for event, _ in events)
 
 
 class FakeDeliveryQueue:
@@ -252,8 +253,10 @@ class FakeKeys:
 class FakeIdempotency:
     def __init__(self) -> None:
         self.reserved: dict[str, Reservation] = {}
+        self.reads = 0
 
     async def get(self, record_id: str) -> Reservation | None:
+        self.reads += 1
         return self.reserved.get(record_id)
 
     async def reserve(self, record_id: str, order_id: str, fingerprint: str) -> Reservation:

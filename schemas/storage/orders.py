@@ -30,10 +30,28 @@ class OrderDocument(OrderRecord):
 
 
 class CheckoutDocument(WireModel):
+    checkout_id: str
+    """The checkout's id at the top level, which its claim shares: one equality read (which
+    FerretDB v1 serves from an index) finds the checkout and the order it became."""
     checkout: Checkout
     version: int
-    ordered_by: str | None = None
-    """The order the checkout was turned into; set once, by the writer's claim."""
+
+    @classmethod
+    def of(cls, checkout: Checkout) -> "CheckoutDocument":
+        return cls(checkout_id=checkout.id, checkout=checkout, version=checkout.version)
+
+
+class CheckoutClaim(WireModel):
+    """Beside a checkout in its collection, once an order has it: inserted, never updated,
+    under ``claim_key`` (a unique ``_id`` no checkout's can equal), so that the first
+    order to claim a checkout wins, and a batch of claims is one bulk insert."""
+
+    checkout_id: str
+    order_id: str
+
+
+def claim_key(checkout_id: str) -> dict[str, str]:
+    return {"claim": checkout_id}
 
 
 class ParkedCreate(WireModel):

@@ -25,6 +25,7 @@ from schemas.api import (
     WebhookAttemptPage,
 )
 from schemas.base import utc_now
+from schemas.checkout import Checkout
 from schemas.commands import (
     CancelOrder,
     ConfirmOrder,
@@ -37,7 +38,7 @@ from schemas.commands import (
     ShipOrder,
     SucceedReturn,
 )
-from schemas.order import OrderRecord
+from schemas.order import OrderRecord, OrderStatus
 from schemas.webhook_commands import DeadLetterSelector, ReplayDeadLetters
 from services.domain.creation import creation_refusal, creation_status
 from services.domain.idempotency import idempotency_record_id, request_fingerprint
@@ -99,17 +100,21 @@ async def create_order(request: Request, caller: Caller, body: CreateOrderReques
 
     fingerprint = request_fingerprint(body.model_dump(mode="json"))
     record_id = idempotency_record_id(caller.merchant_id, body.idempotency_key) if body.idempotency_key else None
-    earlier = await app.idempotency.get(record_id) if record_id else None
-    if earlier is None and (refusal := await _checkout_refusal(app, caller, body.checkout_id)):
-        # A concurrent request with the same key may have turned this checkout into its order
-        # between our two reads. Its reservation was written before its command was published,
-        # so reading the key again now finds it, and this request is a retry of that one.
+    known = await _paid_checkout(app, caller, body.checkout_id)
+    earlier = None
+    if isinstance(known, Problem):
+        # Refused, unless the key was used before: a retry gets the same answer, whatever
+        # became of the checkout since (its own order may have claimed it by now). A
+        # concurrent request with the same key may have turned the checkout into its order
+        # after our read; its reservation was written before its command was published.
         earlier = await app.idempotency.get(record_id) if record_id else None
         if earlier is None:
-            raise refusal
-    # A retry gets the same answer, whatever became of the checkout since. Its command is
-    # published again, which completes an order whose first publish failed (503). Among
-    # concurrent first requests with one key, the reservation that wins answers them all.
+            raise known
+    paid_checkout = known if isinstance(known, Checkout) else None
+    # A retry's command is published again, which completes an order whose first publish
+    # failed (503). Among concurrent first requests with one key, the reservation that wins
+    # answers them all. A first request reads the view and writes its reservation: two
+    # commands, the key read only when the reservation was there before.
     reservation = earlier
     if reservation is None and record_id is not None:
         reservation = await app.idempotency.reserve(record_id, str(uuid.uuid4()), fingerprint)
@@ -127,19 +132,23 @@ async def create_order(request: Request, caller: Caller, body: CreateOrderReques
         meta=body.meta or {},
         webhook_urls=body.webhook_urls or [],
         requested_at=utc_now(),
+        paid_checkout=paid_checkout,
     )
     await _send(app, command, app.settings.topics.order_create)
     return IdResponse(id=order_id)
 
 
-async def _checkout_refusal(app: "Ingress", caller: Principal, checkout_id: str) -> Problem | None:
-    """The refusal the read view already knows a checkout earns, if any (the writer's own
-    rules, ``creation_status``); a checkout it does not know yet is left to the writer,
-    which waits for it."""
+async def _paid_checkout(app: "Ingress", caller: Principal, checkout_id: str) -> Checkout | Problem | None:
+    """What the read view knows of a checkout: paid and the caller's (it goes with the
+    command, so the writer need not read it again), or the refusal it earns by the writer's
+    own rules (``creation_status``), or nothing (not known yet: the writer waits for it)."""
     found = await app.checkouts.get(checkout_id)
     if found is None:
         return None
-    refusal = creation_refusal(creation_status(caller.merchant_id, None, *found))
+    status = creation_status(caller.merchant_id, None, *found)
+    if status is OrderStatus.CREATED:
+        return found[0]
+    refusal = creation_refusal(status)
     return _refused(refusal) if refusal else None
 
 

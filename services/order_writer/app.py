@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import cast
 
@@ -20,7 +21,7 @@ from services.shared.kafka import (
     AssignmentWatch,
     consume,
     consume_batch,
-    publish,
+    publish_all,
     start_broker,
 )
 from services.shared.mongo import Database
@@ -43,15 +44,16 @@ def group_id(settings: Settings, role: str) -> str:
 
 
 def build_writer(settings: Settings, db: Database, broker: KafkaBroker, intake: CheckoutIntake) -> OrderWriter:
-    async def publish_event(event: OrderEvent) -> None:
-        await publish(broker, event, settings.topics.order_events, key=event.order_id)
+    async def publish_events(events: Sequence[tuple[OrderEvent, str | None]]) -> None:
+        topic = settings.topics.order_events
+        await publish_all(broker, [(event, topic, event.order_id, traceparent) for event, traceparent in events])
 
     return OrderWriter(
         OrderStore(db),
         CheckoutStore(db),
         ParkedCreates(db),
         CommandLog(db),
-        publish_event,
+        publish_events,
         intake,
         checkout_grace=timedelta(seconds=settings.checkout_grace_seconds),
         return_policy=settings.return_policy,
@@ -75,7 +77,7 @@ def subscribe(
     by one worker in order; offsets are committed only after a message was handled.
     Returns what tells whether each subscriber has joined its group."""
     topics = settings.topics
-    watches = [AssignmentWatch(), AssignmentWatch(settings.writer_workers), AssignmentWatch(settings.writer_workers)]
+    watches = [AssignmentWatch(), AssignmentWatch(), AssignmentWatch(settings.writer_workers)]
 
     def handled_in_order(topic: str, role: str, watch: AssignmentWatch) -> ConcurrentBetweenPartitionsSubscriber:
         return broker.subscriber(
@@ -104,9 +106,21 @@ def subscribe(
         for record in cast("tuple[ConsumerRecord[bytes, bytes], ...]", message.raw_message):
             intake.handled(record.partition, record.timestamp)
 
-    @handled_in_order(topics.order_create, "create", watches[1])
-    async def on_order_create(message: KafkaMessage) -> None:
-        await consume(broker, message, CREATE_COMMAND, writer.create_order)
+    @broker.subscriber(
+        topics.order_create,
+        group_id=group_id(settings, "create"),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        batch=True,
+        max_records=500,
+        batch_timeout_ms=5,
+        listener=watches[1],
+    )
+    async def on_order_creates(message: KafkaMessage) -> None:
+        """Creates in batches, decided together where they can be (``create_orders``) and
+        committed once per batch. The commands of one order share a key, hence a partition,
+        and come in order within a batch."""
+        await consume_batch(broker, message, CREATE_COMMAND, writer.create_orders)
 
     @handled_in_order(topics.order_commands, "commands", watches[2])
     async def on_order_command(message: KafkaMessage) -> None:

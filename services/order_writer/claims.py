@@ -7,12 +7,11 @@ before answering 503. A unique ``_id`` lets exactly one of them win, which no me
 through Kafka can decide while Kafka is the thing that is down. The ingress does nothing
 else here: it inserts one ``abandoned`` claim and reads who won (docs/design.md)."""
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from pymongo.errors import DuplicateKeyError
-
 from schemas.storage.orders import COMMAND_LOG, CommandOutcome, CommandRecord
-from services.shared.mongo import Database
+from services.shared.mongo import Database, insert_new
 
 
 class CommandClaims:
@@ -29,12 +28,24 @@ class CommandClaims:
     async def _claim(
         self, command_id: str, order_id: str, command_type: str, outcome: CommandOutcome, at: datetime
     ) -> bool:
-        record = CommandRecord(order_id=order_id, type=command_type, outcome=outcome, at=at)
-        try:
-            await self._log.insert_one({"_id": command_id, **record.model_dump(mode="python")})
-        except DuplicateKeyError:
-            return False
-        return True
+        [claimed] = await self._claim_many([(command_id, order_id, command_type)], outcome, at)
+        return claimed
+
+    async def _claim_many(
+        self, commands: Sequence[tuple[str, str, str]], outcome: CommandOutcome, at: datetime
+    ) -> list[bool]:
+        """Insert a claim for each (command id, order id, type) with one bulk command; for
+        each, whether this claim was the first."""
+        return await insert_new(
+            self._log,
+            [
+                {
+                    "_id": command_id,
+                    **CommandRecord(order_id=order_id, type=kind, outcome=outcome, at=at).model_dump(mode="python"),
+                }
+                for command_id, order_id, kind in commands
+            ],
+        )
 
     async def _outcome(self, command_id: str) -> str | None:
         document = await self._log.find_one({"_id": command_id}, {"outcome": 1})

@@ -2,23 +2,29 @@
 adapters implement them in production (``store.py``, ``intake.py``), in-memory fakes in the
 unit tests (``tests/fakes.py``)."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from schemas.checkout import Checkout
-from schemas.commands import OrderCreateCommand
+from schemas.commands import OrderCommand, OrderCreateCommand
 from schemas.events import OrderEvent
 from schemas.order import OrderRecord
 from schemas.storage.orders import CommandOutcome, ParkedCreate
 
-PublishEvent = Callable[[OrderEvent], Awaitable[None]]
+PublishEvents = Callable[[Sequence[tuple[OrderEvent, str | None]]], Awaitable[None]]
+"""Publish events, each with the ``traceparent`` of its trace, in the order given (an
+order's events in version order); returns once Kafka has them all."""
+NewOrder = tuple[OrderRecord, OrderEvent, str]
+"""A new order, its first event and the id of the command that made it."""
 
 
 class Orders(Protocol):
     async def get_with_state(self, order_id: str) -> tuple[OrderRecord, list[str], list[OrderEvent]] | None: ...
 
-    async def insert(self, record: OrderRecord, event: OrderEvent, command_id: str) -> bool: ...
+    async def insert_many(self, new_orders: Sequence[NewOrder], *, swept: bool) -> list[bool]:
+        """For each new order, whether it was stored (False: it existed)."""
+        ...
 
     async def replace(
         self, previous_version: int, record: OrderRecord, event: OrderEvent, command_id: str, outbox_since: datetime
@@ -36,7 +42,9 @@ class Checkouts(Protocol):
         """Take each checkout that supersedes the stored one; the ones taken."""
         ...
 
-    async def claim(self, checkout_id: str, order_id: str) -> str | None: ...
+    async def claim_many(self, claims: Sequence[tuple[str, str]]) -> list[str]:
+        """For each (checkout id, order id): the order holding the checkout after the claim."""
+        ...
 
 
 class Parked(Protocol):
@@ -50,7 +58,9 @@ class Parked(Protocol):
 
 
 class Commands(Protocol):
-    async def take(self, command_id: str, order_id: str, command_type: str, at: datetime) -> bool: ...
+    async def take_many(self, commands: Sequence[OrderCreateCommand | OrderCommand], at: datetime) -> list[bool]:
+        """For each command, whether the writer has it (False: the ingress abandoned it)."""
+        ...
 
     async def record(self, command_id: str, outcome: CommandOutcome, detail: str, at: datetime) -> None: ...
 

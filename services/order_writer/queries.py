@@ -11,7 +11,7 @@ from pymongo.asynchronous.cursor import AsyncCursor
 
 from schemas.checkout import Checkout
 from schemas.order import OrderRecord
-from schemas.storage.orders import CHECKOUTS, ORDERS, CheckoutDocument
+from schemas.storage.orders import CHECKOUTS, ORDERS, CheckoutClaim, CheckoutDocument
 from services.domain.queries import Condition, OrderQuery, expand_status
 from services.shared.mongo import Database, Document
 
@@ -138,9 +138,12 @@ class CheckoutQueries:
         self._checkouts = db[CHECKOUTS]
 
     async def get(self, checkout_id: str) -> tuple[Checkout, str | None] | None:
-        """The checkout and the order it was turned into, if any."""
-        document = await self._checkouts.find_one({"_id": checkout_id})
-        if document is None:
-            return None
-        stored = CheckoutDocument.model_validate(document)
-        return stored.checkout, stored.ordered_by
+        """The checkout and the order it was turned into, if any: its document and its
+        claim (``CheckoutClaim``), in one read."""
+        checkout, holder = None, None
+        async for document in self._checkouts.find({"checkoutId": checkout_id}):
+            if isinstance(document["_id"], dict):
+                holder = CheckoutClaim.model_validate(document).order_id
+            else:
+                checkout = CheckoutDocument.model_validate(document).checkout
+        return (checkout, holder) if checkout is not None else None

@@ -1,7 +1,9 @@
 """What the order-writer does with each message: receive, decide (pure domain functions),
 persist (one atomic document write per change), publish (the outbox, then forget it)."""
 
+import asyncio
 import logging
+import zlib
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -18,9 +20,20 @@ from services.domain.returns import ReturnPolicy
 from services.shared.tracing import continued, current_traceparent
 
 from .metrics import ORDERS_STORED
-from .ports import Checkouts, Commands, IntakeClock, Orders, Parked, PublishEvent
+from .ports import Checkouts, Commands, IntakeClock, NewOrder, Orders, Parked, PublishEvents
 
 logger = logging.getLogger(__name__)
+
+
+CREATE_LANES = 8
+"""A batch of creates is split into this many lanes (by order id) that take, claim, insert
+and publish side by side: the database works on one lane's writes while the process
+prepares or publishes another's. Measured with ``tests/bench/writer.py``: one lane stores
+about 970 orders/s, four 1,280/s, eight 1,360/s."""
+
+
+def _log_abandoned(command: OrderCreateCommand | OrderCommand) -> None:
+    logger.info("%s command %s was abandoned by the ingress (answered 503)", command.type, command.command_id)
 
 
 def _worth_waiting_for(found: tuple[Checkout, str | None] | None) -> bool:
@@ -35,7 +48,7 @@ class OrderWriter:
         checkouts: Checkouts,
         parked: Parked,
         command_log: Commands,
-        publish_event: PublishEvent,
+        publish_events: PublishEvents,
         intake: IntakeClock,
         *,
         checkout_grace: timedelta,
@@ -45,7 +58,7 @@ class OrderWriter:
         self._checkouts = checkouts
         self._parked = parked
         self._command_log = command_log
-        self._publish_event = publish_event
+        self._publish_events = publish_events
         self._intake = intake
         self._checkout_grace = checkout_grace
         self._return_policy = return_policy
@@ -61,11 +74,71 @@ class OrderWriter:
             with continued(trace_of.get(command.checkout_id)):
                 await self._decide_creation(command, (settled[command.checkout_id], None), parked=True)
 
+    async def create_orders(
+        self, commands: Sequence[OrderCreateCommand], traceparents: Sequence[str | None] = ()
+    ) -> None:
+        """A batch of creates, each in the trace of its request, in lanes side by side (see
+        ``CREATE_LANES``); one order's creates share a lane, and come in order there."""
+        trace_of = dict(zip((c.command_id for c in commands), traceparents, strict=False))
+        lanes: list[list[OrderCreateCommand]] = [[] for _ in range(CREATE_LANES)]
+        for command in commands:
+            lanes[zlib.crc32(command.order_id.encode()) % CREATE_LANES].append(command)
+        await asyncio.gather(*(self._create_lane(lane, trace_of) for lane in lanes if lane))
+
+    async def _create_lane(self, commands: list[OrderCreateCommand], trace_of: dict[str, str | None]) -> None:
+        """Creates that carry the paid checkout the ingress saw are decided together, with
+        three bulk inserts for all of them: taken from the command log, their checkouts
+        claimed, their orders stored; then their events are published. The rest (an
+        unknown checkout, a retry, a second create of one order) go one by one, after them."""
+        together: dict[str, OrderCreateCommand] = {}
+        alone: list[OrderCreateCommand] = []
+        for command, taken in zip(commands, await self._command_log.take_many(commands, utc_now()), strict=True):
+            if not taken:
+                _log_abandoned(command)
+            elif command.paid_checkout is not None and command.order_id not in together:
+                together[command.order_id] = command
+            else:
+                alone.append(command)
+        if together:
+            await self._create_together(list(together.values()), trace_of)
+        for command in alone:
+            with continued(trace_of.get(command.command_id)):
+                await self._create_taken(command)
+
     async def create_order(self, command: OrderCreateCommand) -> None:
-        if not await self._take(command):
-            return
-        if await self._orders.get_with_state(command.order_id) is not None:
-            await self.publish_outbox(command.order_id)  # a re-delivered command
+        await self.create_orders([command], [current_traceparent()])
+
+    async def _create_together(self, commands: list[OrderCreateCommand], trace_of: dict[str, str | None]) -> None:
+        """Decide creates on the checkouts they carry. Their outboxes are not cleared (an
+        update per order, the dearest command on FerretDB): should the process die before
+        publishing, Kafka hands the batch over again and ``_create_taken`` publishes them.
+        The event stays in the outbox until the order's next change, which sends it again
+        with its own (same id: consumers dedupe)."""
+        holders = await self._checkouts.claim_many([(c.checkout_id, c.order_id) for c in commands])
+        now = utc_now()
+        new_orders: list[NewOrder] = []
+        for command, holder in zip(commands, holders, strict=True):
+            status = creation_status(command.merchant_id, command.order_id, command.paid_checkout, holder)
+            record = build_order(command, command.paid_checkout, status, now)
+            new_orders.append((record, event_for(record, "order.status.updated", None, now), command.command_id))
+        stored = await self._orders.insert_many(new_orders, swept=False)
+        fresh = [
+            (event, trace_of.get(command_id))
+            for (_, event, command_id), new in zip(new_orders, stored, strict=True)
+            if new
+        ]
+        for event, _ in fresh:
+            ORDERS_STORED.labels(event.order.status.value).inc()
+        if fresh:
+            logger.info("%d orders stored together", len(fresh))
+        await self._publish_events(fresh)
+        for command, new in zip(commands, stored, strict=True):
+            if not new:
+                await self._made_before(command)
+
+    async def _create_taken(self, command: OrderCreateCommand) -> None:
+        """A create the writer has taken, decided on the checkout view as it is now."""
+        if await self._made_before(command):
             return
         found = await self._checkouts.get(command.checkout_id)
         if _worth_waiting_for(found):
@@ -81,6 +154,19 @@ class OrderWriter:
             await self._decide_creation(command, found, parked=True)
             return
         await self._decide_creation(command, found, parked=False)
+
+    async def _made_before(self, command: OrderCreateCommand) -> bool:
+        """Whether the command's order exists. If this very command made it (Kafka hands it
+        over again, perhaps after a crash before its events went out), its outbox is
+        published again. Another create of the order (a retry) publishes nothing: the one
+        that made it does, or its redelivery, or the stale-outbox sweep."""
+        state = await self._orders.get_with_state(command.order_id)
+        if state is None:
+            return False
+        record, applied_commands, outbox = state
+        if command.command_id in applied_commands and outbox:
+            await self._publish(record.id, record.version, outbox)
+        return True
 
     async def decide_overdue(self) -> None:
         """Decide the parked commands whose wait is over: the intake clock has passed the
@@ -102,16 +188,16 @@ class OrderWriter:
         checkout, ordered_by = found if found else (None, None)
         status = creation_status(command.merchant_id, command.order_id, checkout, ordered_by)
         if status is OrderStatus.CREATED and checkout is not None:
-            holder = await self._checkouts.claim(checkout.id, command.order_id)
+            [holder] = await self._checkouts.claim_many([(checkout.id, command.order_id)])
             status = creation_status(command.merchant_id, command.order_id, checkout, holder)
         now = utc_now()
         record = build_order(command, checkout, status, now)
         event = event_for(record, "order.status.updated", None, now)
-        stored = await self._orders.insert(record, event, command.command_id)
+        [stored] = await self._orders.insert_many([(record, event, command.command_id)], swept=True)
         if parked:
             await self._parked.remove(command.order_id)
-        if not stored:  # decided before (a redelivery or a second wake-up): its outbox, if any
-            await self.publish_outbox(command.order_id)
+        if not stored:  # decided before (a redelivery, a retry or a second wake-up)
+            await self._made_before(command)
             return
         logger.info("order %s stored as %s", record.id, status)
         ORDERS_STORED.labels(status.value).inc()
@@ -144,12 +230,12 @@ class OrderWriter:
                 await self._publish(record.id, outcome.record.version, [*outbox, event])
                 return
 
-    async def _take(self, command: OrderCreateCommand | OrderCommand) -> bool:
+    async def _take(self, command: OrderCommand) -> bool:
         """Claim the command in the log; False if the ingress abandoned it (answered 503)."""
-        if await self._command_log.take(command.command_id, command.order_id, command.type, utc_now()):
-            return True
-        logger.info("%s command %s was abandoned by the ingress (answered 503)", command.type, command.command_id)
-        return False
+        [taken] = await self._command_log.take_many([command], utc_now())
+        if not taken:
+            _log_abandoned(command)
+        return taken
 
     async def _refuse(self, command: OrderCommand, detail: str) -> None:
         logger.info(
@@ -165,8 +251,8 @@ class OrderWriter:
 
     async def _publish(self, order_id: str, version: int, outbox: list[OrderEvent]) -> None:
         """Publish an outbox known to be the order's at ``version``, then forget it."""
-        for event in sorted(outbox, key=lambda e: e.version):
-            await self._publish_event(event)
+        trace = current_traceparent()
+        await self._publish_events([(event, trace) for event in sorted(outbox, key=lambda e: e.version)])
         await self._orders.clear_outbox(order_id, version)
 
     async def publish_stale_outboxes(self, older_than: timedelta = timedelta(seconds=5)) -> None:

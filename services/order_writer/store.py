@@ -4,29 +4,34 @@ view of checkouts, parked creates, the command log and its progress on ``checkou
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from schemas.checkout import Checkout
-from schemas.commands import OrderCreateCommand
+from schemas.commands import OrderCommand, OrderCreateCommand
 from schemas.events import OrderEvent
 from schemas.order import OrderRecord
 from schemas.storage.orders import (
     CHECKOUT_PROGRESS,
+    CHECKOUTS,
     ORDERS,
     PARKED_CREATES,
+    CheckoutClaim,
     CheckoutDocument,
     CheckoutPartitionProgress,
     CommandOutcome,
     OrderDocument,
     ParkedCreate,
+    claim_key,
 )
 from services.domain.creation import supersedes
-from services.shared.mongo import Database, Document, Indexes
+from services.shared.mongo import Database, Document, Indexes, insert_new
 
 from .claims import CommandClaims
+from .ports import NewOrder
 from .queries import CheckoutQueries, created_day_of
 
 INDEXES: Indexes = {
@@ -43,6 +48,7 @@ INDEXES: Indexes = {
         [("createdDay", ASCENDING)],
     ],
     PARKED_CREATES: [[("checkoutId", ASCENDING)], [("deadline", ASCENDING)]],
+    CHECKOUTS: [[("checkoutId", ASCENDING)]],
 }
 
 
@@ -65,14 +71,22 @@ class OrderStore:
         record = OrderRecord.model_validate(stored.model_dump(exclude={"outbox", "outbox_since", "applied_commands"}))
         return record, stored.applied_commands, stored.outbox
 
-    async def insert(self, record: OrderRecord, event: OrderEvent, command_id: str) -> bool:
-        """Store a new order with its first event in the outbox; False if it exists."""
-        document = order_document(record, outbox=[event], outbox_since=event.occurred_at, applied_commands=[command_id])
-        try:
-            await self._orders.insert_one(document)
-        except DuplicateKeyError:
-            return False
-        return True
+    async def insert_many(self, new_orders: Sequence[NewOrder], *, swept: bool) -> list[bool]:
+        """Store new orders, each with its first event in the outbox, with one bulk command;
+        for each, whether it was stored (False: it existed). ``swept``: whether the stale-
+        outbox sweep should publish their events should nobody clear them in time."""
+        return await insert_new(
+            self._orders,
+            [
+                order_document(
+                    record,
+                    outbox=[event],
+                    outbox_since=event.occurred_at if swept else None,
+                    applied_commands=[command_id],
+                )
+                for record, event, command_id in new_orders
+            ],
+        )
 
     async def replace(
         self, previous_version: int, record: OrderRecord, event: OrderEvent, command_id: str, outbox_since: datetime
@@ -119,31 +133,21 @@ class CheckoutStore(CheckoutQueries):
         those already stored each by the conditional ``apply``. Returns the ones taken."""
         if not incoming:
             return []
-        documents = [{"_id": c.id, **self._body(c)} for c in incoming]
-        try:
-            await self._checkouts.insert_many(documents, ordered=False)
-            return incoming
-        except BulkWriteError as error:
-            errors = error.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors):
-                raise
-            stored_before = {e["index"] for e in errors}
+        new = await insert_new(self._checkouts, [{"_id": c.id, **self._body(c)} for c in incoming])
         lanes = asyncio.Semaphore(CONCURRENT_UPDATES)
 
         async def update(checkout: Checkout) -> bool:
             async with lanes:
                 return await self.apply(checkout)
 
-        existing = [c for i, c in enumerate(incoming) if i in stored_before]
+        existing = [c for c, is_new in zip(incoming, new, strict=True) if not is_new]
         updated = await asyncio.gather(*(update(c) for c in existing))
-        taken = [c for i, c in enumerate(incoming) if i not in stored_before]
+        taken = [c for c, is_new in zip(incoming, new, strict=True) if is_new]
         return taken + [c for c, ok in zip(existing, updated, strict=True) if ok]
 
     @staticmethod
     def _body(checkout: Checkout) -> Document:
-        return CheckoutDocument(checkout=checkout, version=checkout.version).model_dump(
-            mode="python", exclude={"ordered_by"}
-        )
+        return CheckoutDocument.of(checkout).model_dump(mode="python")
 
     async def apply(self, incoming: Checkout) -> bool:
         """Take an event's checkout if it supersedes the stored one (see ``supersedes``).
@@ -165,17 +169,32 @@ class CheckoutStore(CheckoutQueries):
             if result.matched_count:
                 return True
 
-    async def claim(self, checkout_id: str, order_id: str) -> str | None:
-        """Mark the checkout as turned into ``order_id`` unless another order has it.
-        Returns the order that holds it (``order_id`` itself when the claim succeeded or
-        had succeeded before), or None when the checkout is unknown."""
-        claimed = await self._checkouts.find_one_and_update(  # no projection: FerretDB v1 has none here
-            {"_id": checkout_id, "orderedBy": None}, {"$set": {"orderedBy": order_id}}
+    async def claim_many(self, claims: Sequence[tuple[str, str]]) -> list[str]:
+        """Claim each (checkout, order) pair's checkout for that order unless another order
+        has it, with one bulk insert (``CheckoutClaim``). Returns, for each pair, the order
+        that holds the checkout: the pair's own when its claim was first, now or before.
+        Only a claim that was not first (a redelivery, a second order for a checkout) reads
+        its holder."""
+        claimed = await insert_new(
+            self._checkouts,
+            [
+                {
+                    "_id": claim_key(checkout_id),
+                    **CheckoutClaim(checkout_id=checkout_id, order_id=order_id).model_dump(),
+                }
+                for checkout_id, order_id in claims
+            ],
         )
-        if claimed is not None:  # the common case: one command
-            return order_id
-        document = await self._checkouts.find_one({"_id": checkout_id}, {"orderedBy": 1})
-        return document.get("orderedBy") if document else None
+        return [
+            order_id if first else await self._holder(checkout_id)
+            for (checkout_id, order_id), first in zip(claims, claimed, strict=True)
+        ]
+
+    async def _holder(self, checkout_id: str) -> str:
+        document = await self._checkouts.find_one({"_id": claim_key(checkout_id)})
+        if document is None:  # pragma: no cover - claims are never deleted
+            raise RuntimeError(f"the claim on checkout {checkout_id} is gone")
+        return CheckoutClaim.model_validate(document).order_id
 
 
 class ParkedCreates:
@@ -214,11 +233,13 @@ class CommandLog(CommandClaims):
     """Every command's outcome. The writer takes a command (see ``CommandClaims``) before
     acting on it and records what became of it."""
 
-    async def take(self, command_id: str, order_id: str, command_type: str, at: datetime) -> bool:
-        """Claim a command for the writer; False if the ingress abandoned it."""
-        return await self._claim(command_id, order_id, command_type, "taken", at) or (
-            await self._outcome(command_id) != "abandoned"
-        )
+    async def take_many(self, commands: Sequence[OrderCreateCommand | OrderCommand], at: datetime) -> list[bool]:
+        """Claim commands for the writer with one bulk command; for each, False if the
+        ingress abandoned it (a command taken before, a redelivery, is taken again)."""
+        claimed = await self._claim_many([(c.command_id, c.order_id, c.type) for c in commands], "taken", at)
+        return [
+            new or await self._outcome(c.command_id) != "abandoned" for c, new in zip(commands, claimed, strict=True)
+        ]
 
     async def record(self, command_id: str, outcome: CommandOutcome, detail: str, at: datetime) -> None:
         await self._log.update_one({"_id": command_id}, {"$set": {"outcome": outcome, "detail": detail, "at": at}})

@@ -81,6 +81,18 @@ async def publish(broker: KafkaBroker, message: BaseModel, topic: str, key: str)
     await broker.publish(message.model_dump_json().encode(), topic, key=key.encode(), headers=JSON_HEADERS)
 
 
+async def publish_all(broker: KafkaBroker, messages: Sequence[tuple[BaseModel, str, str, str | None]]) -> None:
+    """Publish (model, topic, key, traceparent) messages in this order, each in its trace.
+    All are handed to the producer first, which sends them in a few requests; this returns
+    once Kafka has every one durably (a failure of any raises)."""
+    pending: list[asyncio.Future[Any]] = []
+    for message, topic, key, traceparent in messages:
+        with continued(traceparent):
+            body = message.model_dump_json().encode()
+            pending.append(await broker.publish(body, topic, key=key.encode(), headers=JSON_HEADERS, no_confirm=True))
+    await asyncio.gather(*pending)
+
+
 async def ensure_topics(settings: Settings, partitions: int = TOPIC_PARTITIONS) -> list[str]:
     """Create the service's topics (dead-letter topics included) if missing; idempotent."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="orders-admin")

@@ -9,7 +9,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from .retry import MONGO_UNAVAILABLE, until_available
 from .settings import Settings
@@ -61,3 +63,22 @@ async def ensure_indexes(db: Database, indexes: Indexes) -> None:
         for keys in patterns:
             await db[collection].create_index(list(keys))
     logger.info("indexes of %s are in place", ", ".join(indexes) or "nothing")
+
+
+DUPLICATE_KEY = 11000
+
+
+async def insert_new(collection: AsyncCollection[Document], documents: Sequence[Document]) -> list[bool]:
+    """Insert ``documents`` with one unordered bulk command; for each, whether it was new
+    (False: a document with its unique key was there before). Other errors are raised."""
+    if not documents:
+        return []
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        errors = error.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        duplicates = {e["index"] for e in errors}
+        return [i not in duplicates for i in range(len(documents))]
+    return [True] * len(documents)

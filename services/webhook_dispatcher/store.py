@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError
 
 from schemas.base import utc_now
 from schemas.storage.endpoints import WEBHOOK_ENDPOINT_HEALTH
@@ -27,7 +26,7 @@ from schemas.storage.webhooks import (
     WebhookDelivery,
 )
 from schemas.webhook_commands import DeadLetterSelector, RecoverDeliveries
-from services.shared.mongo import Database, Document, Indexes
+from services.shared.mongo import Database, Document, Indexes, insert_new
 
 from .metrics import DEAD_LETTERS, DELIVERIES_WAITING
 from .queries import EndpointHealthQueries, dead_letter_filter, recoverable_filters
@@ -112,16 +111,8 @@ class DeliveryStore:
     async def add(self, deliveries: list[WebhookDelivery]) -> list[WebhookDelivery]:
         """Store new deliveries; returns those that were not stored before (an event
         delivered twice by Kafka fans out once)."""
-        if not deliveries:
-            return []
-        try:
-            await self._deliveries.insert_many([_to_document(d) for d in deliveries], ordered=False)
-        except BulkWriteError as error:
-            duplicates = {e["index"] for e in error.details.get("writeErrors", []) if e.get("code") == 11000}
-            if len(duplicates) != len(error.details.get("writeErrors", [])):
-                raise
-            return [d for i, d in enumerate(deliveries) if i not in duplicates]
-        return deliveries
+        new = await insert_new(self._deliveries, [_to_document(d) for d in deliveries])
+        return [d for d, is_new in zip(deliveries, new, strict=True) if is_new]
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]:
         """Take up to ``limit`` deliveries that are due and not leased by a live worker, as

@@ -45,10 +45,7 @@ async def paid_checkouts_in_view(stack: Stack, merchant_id: str, count: int) -> 
     checkouts = [demo_checkout(merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout for _ in range(count)]
     for start in range(0, count, 2000):
         await stack.db[CHECKOUTS].insert_many(
-            [
-                {"_id": c.id, **CheckoutDocument(checkout=c, version=1).model_dump(mode="python")}
-                for c in checkouts[start : start + 2000]
-            ]
+            [{"_id": c.id, **CheckoutDocument.of(c).model_dump(mode="python")} for c in checkouts[start : start + 2000]]
         )
     return checkouts
 

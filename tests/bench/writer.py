@@ -29,7 +29,8 @@ async def main(commands: int = 50_000) -> None:
     try:
         merchant = "bench-merchant"
         checkouts = await paid_checkouts_in_view(stack, merchant, commands)
-        creates = [create_command(merchant, c.id, idempotency_key=c.id) for c in checkouts]
+        # As the ingress publishes them: with the paid checkout its view had
+        creates = [create_command(merchant, c.id, idempotency_key=c.id, paid_checkout=c) for c in checkouts]
         for start in range(0, commands, 5000):
             chunk = creates[start : start + 5000]
             await stack.publish_many(stack.settings.topics.order_create, [(c, c.order_id) for c in chunk])

@@ -17,6 +17,7 @@ from starlette.types import Message
 
 from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
+from schemas.commands import OrderCreateCommand
 from schemas.order import OrderRecord, OrderStatus
 from services.ingress.app import Ingress, create_app
 from services.shared.merchant_store import Principal
@@ -106,6 +107,30 @@ async def test_a_retry_gets_the_same_order_and_another_body_with_the_key_gets_40
     assert len(api.publisher.sent) == 2
 
 
+async def test_a_paid_checkout_goes_with_its_command_and_the_key_is_only_written(api: Api) -> None:
+    """A first request reads the view and reserves its key: the key is read only when a
+    refusal must be told from a retry."""
+    paid = checkout(CheckoutStatus.PAID)
+    api.checkouts.stored["c1"] = paid
+    assert (await api.post("/orders", {"checkoutId": "c1", "idempotencyKey": "k1"})).status_code == 200
+    [(_, _, command)] = api.publisher.sent
+    assert isinstance(command, OrderCreateCommand)
+    assert command.paid_checkout == paid
+    assert api.idempotency.reads == 0
+
+
+async def test_a_retry_after_its_order_claimed_the_checkout_gets_the_same_answer(api: Api) -> None:
+    api.checkouts.stored["c1"] = checkout(CheckoutStatus.PAID)
+    first = await api.post("/orders", {"checkoutId": "c1", "idempotencyKey": "k1"})
+    api.checkouts.claims["c1"] = first.json()["id"]
+    again = await api.post("/orders", {"checkoutId": "c1", "idempotencyKey": "k1"})
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert (await api.post("/orders", {"checkoutId": "c1", "idempotencyKey": "k2"})).status_code == 409
+    [_, (_, _, retried)] = api.publisher.sent
+    assert isinstance(retried, OrderCreateCommand)
+    assert retried.paid_checkout is None  # a retry is decided on the view as it is then
+
+
 @pytest.mark.parametrize(
     ("found", "status"),
     [
@@ -115,14 +140,15 @@ async def test_a_retry_gets_the_same_order_and_another_body_with_the_key_gets_40
     ],
 )
 async def test_the_read_view_refuses_what_it_knows_the_writer_would_fail(api: Api, found: Any, status: int) -> None:
-    api.checkouts.stored["c1"] = (found, None)
+    api.checkouts.stored["c1"] = found
     response = await api.post("/orders", {"checkoutId": "c1", "idempotencyKey": "k1"})
     assert (response.status_code, response.json()["errors"][0]["field"]) == (status, "checkoutId")
     api.assert_nothing_changed()
 
 
 async def test_an_ordered_checkout_is_409(api: Api) -> None:
-    api.checkouts.stored["c1"] = (checkout(CheckoutStatus.PAID), "another-order")
+    api.checkouts.stored["c1"] = checkout(CheckoutStatus.PAID)
+    api.checkouts.claims["c1"] = "another-order"
     assert (await api.post("/orders", {"checkoutId": "c1"})).status_code == 409
     api.assert_nothing_changed()
 

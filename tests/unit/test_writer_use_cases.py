@@ -1,10 +1,14 @@
 """The order-writer's use cases (create an order, apply a command, decide waiting creates)
 against in-memory fakes: what is stored, what is published, and what is not."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 
+import pytest
+
 from schemas.checkout import CheckoutEvent, CheckoutStatus
-from schemas.commands import CancelOrder, ConfirmOrder, ShipOrder
+from schemas.commands import CancelOrder, ConfirmOrder, OrderCreateCommand, ShipOrder
+from schemas.events import OrderEvent
 from schemas.order import OrderStatus
 from services.order_writer.service import OrderWriter
 from tests.factories import NOW, POLICY, checkout, create_command
@@ -70,6 +74,100 @@ async def test_a_command_the_ingress_abandoned_has_no_effect() -> None:
     await writer.use_cases.create_order(create_command())
     assert writer.orders.stored == {}
     assert writer.published.events == []
+
+
+def paid_create(number: int, checkout_id: str | None = None) -> OrderCreateCommand:
+    """The n-th create of a batch, carrying the paid checkout the ingress saw."""
+    paid = checkout(CheckoutStatus.PAID).model_copy(update={"id": checkout_id or f"co{number}"})
+    return create_command(
+        command_id=f"cmd-{number}",
+        order_id=f"o{number}",
+        checkout_id=paid.id,
+        idempotency_key=f"k{number}",
+        paid_checkout=paid,
+    )
+
+
+def writer_knowing(*checkout_ids: str) -> Writer:
+    writer = Writer()
+    for checkout_id in checkout_ids:
+        writer.checkouts.stored[checkout_id] = checkout(CheckoutStatus.PAID).model_copy(update={"id": checkout_id})
+    return writer
+
+
+async def test_a_batch_of_creates_with_paid_checkouts_is_stored_and_announced_without_reading_the_view() -> None:
+    writer = writer_knowing("co1", "co2", "co3")
+    await writer.use_cases.create_orders([paid_create(n) for n in (1, 2, 3)])
+    assert [writer.status(f"o{n}") for n in (1, 2, 3)] == [OrderStatus.CREATED] * 3
+    assert sorted(e.order_id for e in writer.published.events) == ["o1", "o2", "o3"]
+    # Published with the batch, not cleared (a redelivery of the batch sends them again)
+    assert sorted((i, [e.order_id for e in outbox]) for i, (_, _, outbox) in writer.orders.stored.items()) == [
+        ("o1", ["o1"]),
+        ("o2", ["o2"]),
+        ("o3", ["o3"]),
+    ]
+    assert writer.checkouts.claims["co2"] == "o2"
+    assert writer.checkouts.reads == 0
+
+
+async def test_a_redelivered_batch_makes_no_second_order_and_sends_its_events_again_once() -> None:
+    """Kafka hands a batch over again when its handling did not finish: whether its events
+    went out is unknown, so they go again (same ids), and then they are forgotten."""
+    writer = writer_knowing("co1", "co2")
+    batch = [paid_create(1), paid_create(2)]
+    await writer.use_cases.create_orders(batch)
+    await writer.use_cases.create_orders(batch)
+    await writer.use_cases.create_orders(batch)
+    assert len(writer.orders.stored) == 2
+    assert sorted(e.order_id for e in writer.published.events) == ["o1", "o1", "o2", "o2"]
+    assert len({e.id for e in writer.published.events}) == 2
+
+
+async def test_a_batch_whose_events_did_not_go_out_publishes_them_when_it_comes_again() -> None:
+    writer = writer_knowing("co1")
+    publish = writer.published
+
+    async def kafka_down(events: Sequence[tuple[OrderEvent, str | None]]) -> None:
+        raise ConnectionError("Kafka is down")
+
+    writer.use_cases._publish_events = kafka_down  # the process dies here: nothing is committed
+    with pytest.raises(ConnectionError):
+        await writer.use_cases.create_orders([paid_create(1)])
+    assert "o1" in writer.orders.stored
+    writer.use_cases._publish_events = publish
+    await writer.use_cases.create_orders([paid_create(1)])
+    assert [e.order_id for e in publish.events] == ["o1"]
+
+
+async def test_two_orders_for_one_checkout_in_one_batch_make_one_order_and_one_failure() -> None:
+    writer = writer_knowing("co1")
+    await writer.use_cases.create_orders([paid_create(1, "co1"), paid_create(2, "co1")])
+    assert (writer.status("o1"), writer.status("o2")) == (OrderStatus.CREATED, OrderStatus.CHECKOUT_ALREADY_ORDERED)
+    assert writer.orders.stored["o2"][0].amount is None  # a failed order shows nothing of the checkout
+
+
+async def test_a_retry_in_the_same_batch_makes_one_order_and_one_event() -> None:
+    writer = writer_knowing("co1")
+    retry = paid_create(1).model_copy(update={"command_id": "cmd-retry"})
+    await writer.use_cases.create_orders([paid_create(1), retry])
+    assert list(writer.orders.stored) == ["o1"]
+    assert [e.order_id for e in writer.published.events] == ["o1"]
+
+
+async def test_an_abandoned_command_in_a_batch_has_no_effect_on_it_or_the_others() -> None:
+    writer = writer_knowing("co1", "co2")
+    assert await writer.log.abandon("cmd-1", "o1", "order.create", NOW)
+    await writer.use_cases.create_orders([paid_create(1), paid_create(2)])
+    assert list(writer.orders.stored) == ["o2"]
+
+
+async def test_a_create_without_a_paid_checkout_waits_while_the_rest_of_its_batch_is_stored() -> None:
+    writer = writer_knowing("co1")
+    waiting = create_command(command_id="cmd-w", order_id="ow", checkout_id="co-late", idempotency_key="kw")
+    await writer.use_cases.create_orders([waiting, paid_create(1)])
+    assert writer.status("o1") is OrderStatus.CREATED
+    assert "ow" in writer.parked.parked
+    assert "ow" not in writer.orders.stored
 
 
 async def test_an_unknown_checkout_waits_for_the_intake_clock_not_the_wall_clock() -> None:
