@@ -2,10 +2,8 @@
 
 from dataclasses import dataclass
 
-from pymongo.errors import DuplicateKeyError
-
 from schemas.base import utc_now
-from services.shared.mongo import Database, Indexes
+from services.shared.mongo import Database, GroupInsert, Indexes
 
 IDEMPOTENCY_KEYS = "idempotency_keys"
 
@@ -23,6 +21,7 @@ class IdempotencyStore:
 
     def __init__(self, db: Database) -> None:
         self._keys = db[IDEMPOTENCY_KEYS]
+        self._reservations = GroupInsert(self._keys)
 
     async def get(self, record_id: str) -> Reservation | None:
         document = await self._keys.find_one({"_id": record_id})
@@ -30,14 +29,12 @@ class IdempotencyStore:
 
     async def reserve(self, record_id: str, order_id: str, fingerprint: str) -> Reservation:
         """Reserve the key for ``order_id``; however many requests race, one reservation
-        wins (a unique ``_id``) and every request gets that one back."""
-        try:
-            await self._keys.insert_one(
-                {"_id": record_id, "orderId": order_id, "fingerprint": fingerprint, "createdAt": utc_now()}
-            )
-        except DuplicateKeyError:
-            existing = await self.get(record_id)
-            if existing is None:  # pragma: no cover - keys are never deleted
-                raise
-            return existing
-        return Reservation(order_id, fingerprint)
+        wins (a unique ``_id``) and every request gets that one back. Concurrent requests'
+        reservations are written together (``GroupInsert``)."""
+        document = {"_id": record_id, "orderId": order_id, "fingerprint": fingerprint, "createdAt": utc_now()}
+        if await self._reservations.insert(document):
+            return Reservation(order_id, fingerprint)
+        existing = await self.get(record_id)
+        if existing is None:  # pragma: no cover - keys are never deleted
+            raise RuntimeError(f"the reservation {record_id} is gone")
+        return existing

@@ -82,3 +82,49 @@ async def insert_new(collection: AsyncCollection[Document], documents: Sequence[
         duplicates = {e["index"] for e in errors}
         return [i not in duplicates for i in range(len(documents))]
     return [True] * len(documents)
+
+
+class GroupInsert:
+    """Inserts from concurrent callers gathered into one unordered bulk insert (a group
+    commit): the first document waits at most ``window`` seconds for others (or until
+    ``limit`` are waiting), then all are inserted with one command, and each caller learns
+    whether its document was new. Under load the database sees one command for many
+    requests; a lone request waits ``window`` at most."""
+
+    def __init__(self, collection: AsyncCollection[Document], *, window: float = 0.002, limit: int = 64) -> None:
+        self._collection = collection
+        self._window = window
+        self._limit = limit
+        self._waiting: list[tuple[Document, asyncio.Future[bool]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._inserting: set[asyncio.Task[None]] = set()
+
+    async def insert(self, document: Document) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((document, future))
+        if len(self._waiting) >= self._limit:
+            self._insert_waiting()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._window, self._insert_waiting)
+        return await future
+
+    def _insert_waiting(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        group, self._waiting = self._waiting, []
+        task = asyncio.create_task(self._insert(group))
+        self._inserting.add(task)
+        task.add_done_callback(self._inserting.discard)
+
+    async def _insert(self, group: list[tuple[Document, asyncio.Future[bool]]]) -> None:
+        try:
+            new = await insert_new(self._collection, [document for document, _ in group])
+        except Exception as error:  # noqa: BLE001 - every caller gets the error as its own
+            for _, future in group:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, future), is_new in zip(group, new, strict=True):
+            if not future.done():  # a caller that gave up (a client gone) is not told
+                future.set_result(is_new)

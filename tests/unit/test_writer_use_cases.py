@@ -139,6 +139,16 @@ async def test_a_batch_whose_events_did_not_go_out_publishes_them_when_it_comes_
     assert [e.order_id for e in publish.events] == ["o1"]
 
 
+async def test_a_batch_big_enough_for_lanes_makes_each_order_once_with_its_retries() -> None:
+    writer = writer_knowing(*(f"co{n}" for n in range(300)))
+    creates = [paid_create(n) for n in range(300)]
+    retries = [c.model_copy(update={"command_id": c.command_id + "-retry"}) for c in creates[::3]]
+    await writer.use_cases.create_orders([*creates, *retries])
+    assert sorted(writer.orders.stored) == sorted(f"o{n}" for n in range(300))
+    assert {writer.status(f"o{n}") for n in range(300)} == {OrderStatus.CREATED}
+    assert len(writer.published.events) == 300
+
+
 async def test_two_orders_for_one_checkout_in_one_batch_make_one_order_and_one_failure() -> None:
     writer = writer_knowing("co1")
     await writer.use_cases.create_orders([paid_create(1, "co1"), paid_create(2, "co1")])
