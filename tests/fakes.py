@@ -157,6 +157,17 @@ class FakeCommandLog:
 
 
 @dataclass
+class FakeCreationMarks:
+    marks: set[str] = field(default_factory=set)
+
+    async def mark(self, order_ids: Sequence[str]) -> None:
+        self.marks.update(order_ids)
+
+    async def marked(self, order_id: str) -> bool:
+        return order_id in self.marks
+
+
+@dataclass
 class FakeIntakeClock:
     now: datetime | None = None
 

@@ -15,6 +15,9 @@ CHECKOUTS = "checkouts"
 PARKED_CREATES = "parked_creates"
 COMMAND_LOG = "command_log"
 CHECKOUT_PROGRESS = "checkout_progress"
+PUBLISHED_CREATIONS = "published_creations"
+"""``{_id: order id}`` of each order created in a batch whose events Kafka has: see
+``OrderWriter._create_together``."""
 
 
 class OrderDocument(OrderRecord):

@@ -19,6 +19,7 @@ from schemas.events import OrderEvent
 from services.shared.consumer_process import consumer_process
 from services.shared.kafka import (
     AssignmentWatch,
+    batch_subscriber,
     consume,
     consume_batch,
     publish_all,
@@ -30,7 +31,7 @@ from services.shared.settings import Settings
 
 from .intake import CheckoutIntake
 from .service import OrderWriter
-from .store import INDEXES, CheckoutProgress, CheckoutStore, CommandLog, OrderStore, ParkedCreates
+from .store import INDEXES, CheckoutProgress, CheckoutStore, CommandLog, CreationMarks, OrderStore, ParkedCreates
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def build_writer(settings: Settings, db: Database, broker: KafkaBroker, intake: 
         ParkedCreates(db),
         CommandLog(db),
         publish_events,
+        CreationMarks(db),
         intake,
         checkout_grace=timedelta(seconds=settings.checkout_grace_seconds),
         return_policy=settings.return_policy,
@@ -89,16 +91,7 @@ def subscribe(
             listener=watch,
         )
 
-    @broker.subscriber(
-        topics.checkout_events,
-        group_id=group_id(settings, "checkouts"),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        batch=True,
-        max_records=500,
-        batch_timeout_ms=20,
-        listener=watches[0],
-    )
+    @batch_subscriber(broker, topics.checkout_events, group_id(settings, "checkouts"), watches[0], wait_ms=20)
     async def on_checkout_events(message: KafkaMessage) -> None:
         """Checkout events in batches: the newest of each checkout, taken with one insert
         (or a conditional update where it is stored already), committed once per batch."""
@@ -106,16 +99,7 @@ def subscribe(
         for record in cast("tuple[ConsumerRecord[bytes, bytes], ...]", message.raw_message):
             intake.handled(record.partition, record.timestamp)
 
-    @broker.subscriber(
-        topics.order_create,
-        group_id=group_id(settings, "create"),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        batch=True,
-        max_records=500,
-        batch_timeout_ms=5,
-        listener=watches[1],
-    )
+    @batch_subscriber(broker, topics.order_create, group_id(settings, "create"), watches[1], wait_ms=5)
     async def on_order_creates(message: KafkaMessage) -> None:
         """Creates in batches, decided together where they can be (``create_orders``) and
         committed once per batch. The commands of one order share a key, hence a partition,

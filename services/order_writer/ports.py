@@ -47,6 +47,14 @@ class Checkouts(Protocol):
         ...
 
 
+class PublishedCreations(Protocol):
+    async def mark(self, order_ids: Sequence[str]) -> None:
+        """These orders' creation events are in Kafka."""
+        ...
+
+    async def marked(self, order_id: str) -> bool: ...
+
+
 class Parked(Protocol):
     async def park(self, command: OrderCreateCommand, deadline: datetime, traceparent: str | None) -> None: ...
 

@@ -17,10 +17,11 @@ from services.domain.events import event_for
 from services.domain.lifecycle import apply_command
 from services.domain.outcomes import Refusal
 from services.domain.returns import ReturnPolicy
+from services.shared.logs import logged_with
 from services.shared.tracing import continued, current_traceparent
 
 from .metrics import ORDERS_STORED
-from .ports import Checkouts, Commands, IntakeClock, NewOrder, Orders, Parked, PublishEvents
+from .ports import Checkouts, Commands, IntakeClock, NewOrder, Orders, Parked, PublishedCreations, PublishEvents
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class OrderWriter:
         parked: Parked,
         command_log: Commands,
         publish_events: PublishEvents,
+        published: PublishedCreations,
         intake: IntakeClock,
         *,
         checkout_grace: timedelta,
@@ -62,6 +64,7 @@ class OrderWriter:
         self._parked = parked
         self._command_log = command_log
         self._publish_events = publish_events
+        self._published = published
         self._intake = intake
         self._checkout_grace = checkout_grace
         self._return_policy = return_policy
@@ -115,9 +118,9 @@ class OrderWriter:
     async def _create_together(self, commands: list[OrderCreateCommand], trace_of: dict[str, str | None]) -> None:
         """Decide creates on the checkouts they carry. Their outboxes are not cleared (an
         update per order, the dearest command on FerretDB): should the process die before
-        publishing, Kafka hands the batch over again and ``_create_taken`` publishes them.
-        The event stays in the outbox until the order's next change, which sends it again
-        with its own (same id: consumers dedupe)."""
+        publishing, Kafka hands the batch over again and ``_made_before`` publishes them.
+        Once published, the orders are marked so with one bulk insert, which the order's
+        first change reads to leave the creation event, still in the outbox, unsent."""
         holders = await self._checkouts.claim_many([(c.checkout_id, c.order_id) for c in commands])
         now = utc_now()
         new_orders: list[NewOrder] = []
@@ -126,16 +129,13 @@ class OrderWriter:
             record = build_order(command, command.paid_checkout, status, now)
             new_orders.append((record, event_for(record, "order.status.updated", None, now), command.command_id))
         stored = await self._orders.insert_many(new_orders, swept=False)
-        fresh = [
-            (event, trace_of.get(command_id))
-            for (_, event, command_id), new in zip(new_orders, stored, strict=True)
-            if new
-        ]
-        for event, _ in fresh:
+        fresh = [(event, command_id) for (_, event, command_id), new in zip(new_orders, stored, strict=True) if new]
+        for event, command_id in fresh:
             ORDERS_STORED.labels(event.order.status.value).inc()
-        if fresh:
-            logger.info("%d orders stored together", len(fresh))
-        await self._publish_events(fresh)
+            with continued(trace_of.get(command_id)), logged_with(orderId=event.order_id, commandId=command_id):
+                logger.info("order %s stored as %s", event.order_id, event.order.status)
+        await self._publish_events([(event, trace_of.get(command_id)) for event, command_id in fresh])
+        await self._published.mark([event.order_id for event, _ in fresh])
         for command, new in zip(commands, stored, strict=True):
             if not new:
                 await self._made_before(command)
@@ -222,6 +222,8 @@ class OrderWriter:
             if command.command_id in applied_commands:
                 await self.publish_outbox(record.id)
                 return
+            if record.version == 1 and outbox and await self._published.marked(record.id):
+                outbox = []  # created in a batch that published it
             outcome = apply_command(record, command, now, self._return_policy)
             if isinstance(outcome, Refusal):
                 await self._refuse(command, outcome.detail)

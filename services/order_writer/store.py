@@ -19,6 +19,7 @@ from schemas.storage.orders import (
     CHECKOUTS,
     ORDERS,
     PARKED_CREATES,
+    PUBLISHED_CREATIONS,
     CheckoutClaim,
     CheckoutDocument,
     CheckoutPartitionProgress,
@@ -195,6 +196,20 @@ class CheckoutStore(CheckoutQueries):
         if document is None:  # pragma: no cover - claims are never deleted
             raise RuntimeError(f"the claim on checkout {checkout_id} is gone")
         return CheckoutClaim.model_validate(document).order_id
+
+
+class CreationMarks:
+    """Which orders created in a batch had their creation event published: one bulk insert
+    per batch, read only at an order's first change (``OrderWriter.apply``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._marks = db[PUBLISHED_CREATIONS]
+
+    async def mark(self, order_ids: Sequence[str]) -> None:
+        await insert_new(self._marks, [{"_id": order_id} for order_id in order_ids])
+
+    async def marked(self, order_id: str) -> bool:
+        return await self._marks.find_one({"_id": order_id}) is not None
 
 
 class ParkedCreates:

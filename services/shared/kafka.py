@@ -11,9 +11,11 @@ from typing import Any, TypeVar, cast
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
 from faststream.types import DecodedMessage
 from prometheus_client import REGISTRY
@@ -70,6 +72,25 @@ def make_broker(settings: Settings, role: str = "client") -> KafkaBroker:
             KafkaPrometheusMiddleware(registry=REGISTRY, app_name="orders"),
         ),
     )
+
+
+def batch_subscriber(
+    broker: KafkaBroker, topic: str, group_id: str, listener: ConsumerRebalanceListener, *, wait_ms: int
+) -> BatchSubscriber:
+    """A subscriber that takes up to 500 messages at a time (waiting at most ``wait_ms`` for
+    any to come), commits them only once they were handled (``NACK_ON_ERROR``), and starts a
+    new group at the earliest offset. One consumer: a partition's messages come in order."""
+    subscriber: BatchSubscriber = broker.subscriber(
+        topic,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        batch=True,
+        max_records=500,
+        batch_timeout_ms=wait_ms,
+        listener=listener,
+    )
+    return subscriber
 
 
 async def start_broker(broker: KafkaBroker) -> None:

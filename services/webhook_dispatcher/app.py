@@ -15,6 +15,7 @@ from services.ingress.endpoint_queries import EndpointQueries
 from services.shared.consumer_process import consumer_process
 from services.shared.kafka import (
     AssignmentWatch,
+    batch_subscriber,
     consume,
     consume_batch,
     publish,
@@ -51,16 +52,7 @@ def subscribe(
     whether each subscriber has joined its group."""
     (events_group, commands_group), watches = consumer_groups(settings), [AssignmentWatch(), AssignmentWatch()]
 
-    @broker.subscriber(
-        settings.topics.order_events,
-        group_id=events_group,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        batch=True,
-        max_records=500,
-        batch_timeout_ms=50,
-        listener=watches[0],
-    )
+    @batch_subscriber(broker, settings.topics.order_events, events_group, watches[0], wait_ms=50)
     async def on_order_events(message: KafkaMessage) -> None:
         await consume_batch(broker, message, ORDER_EVENT, dispatcher.take_events)
 

@@ -12,7 +12,15 @@ from schemas.events import OrderEvent
 from schemas.order import OrderStatus
 from services.order_writer.service import OrderWriter
 from tests.factories import NOW, POLICY, checkout, create_command
-from tests.fakes import FakeCheckouts, FakeCommandLog, FakeIntakeClock, FakeOrders, FakeParked, PublishedEvents
+from tests.fakes import (
+    FakeCheckouts,
+    FakeCommandLog,
+    FakeCreationMarks,
+    FakeIntakeClock,
+    FakeOrders,
+    FakeParked,
+    PublishedEvents,
+)
 
 GRACE = timedelta(seconds=30)
 
@@ -33,6 +41,7 @@ class Writer:
             self.parked,
             self.log,
             self.published,
+            FakeCreationMarks(),
             self.intake,
             checkout_grace=GRACE,
             return_policy=POLICY,
@@ -252,3 +261,25 @@ async def test_another_merchants_command_is_refused() -> None:
     await writer.use_cases.apply(cancel)
     assert writer.log.outcomes["cmd-cancel"][0] == "refused"
     assert writer.status() is OrderStatus.CREATED
+
+
+async def test_the_first_change_of_an_order_made_in_a_batch_does_not_send_its_creation_again() -> None:
+    writer = writer_knowing("co1")
+    await writer.use_cases.create_orders([paid_create(1, "co1")])
+    await writer.use_cases.apply(ConfirmOrder(**_fields("cmd-confirm")))
+    assert [e.version for e in writer.published.events] == [1, 2]
+    assert writer.orders.stored["o1"][2] == []
+
+
+async def test_the_first_change_sends_a_creation_its_batch_did_not_get_out() -> None:
+    writer = writer_knowing("co1")
+
+    async def kafka_down(events: Sequence[tuple[OrderEvent, str | None]]) -> None:
+        raise ConnectionError("Kafka is down")
+
+    publish, writer.use_cases._publish_events = writer.published, kafka_down
+    with pytest.raises(ConnectionError):  # the process dies; its batch comes later
+        await writer.use_cases.create_orders([paid_create(1, "co1")])
+    writer.use_cases._publish_events = publish
+    await writer.use_cases.apply(ConfirmOrder(**_fields("cmd-confirm")))
+    assert [e.version for e in publish.events] == [1, 2]
