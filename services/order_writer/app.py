@@ -139,3 +139,4 @@ async def run(settings: Settings) -> None:
             for loop in loops:
                 loop.cancel()
             await process.broker.stop()
+            await writer.marks_written()

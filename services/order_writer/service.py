@@ -65,6 +65,7 @@ class OrderWriter:
         self._command_log = command_log
         self._publish_events = publish_events
         self._published = published
+        self._marking: set[asyncio.Task[None]] = set()
         self._intake = intake
         self._checkout_grace = checkout_grace
         self._return_policy = return_policy
@@ -120,7 +121,9 @@ class OrderWriter:
         update per order, the dearest command on FerretDB): should the process die before
         publishing, Kafka hands the batch over again and ``_made_before`` publishes them.
         Once published, the orders are marked so with one bulk insert, which the order's
-        first change reads to leave the creation event, still in the outbox, unsent."""
+        first change reads to leave the creation event, still in the outbox, unsent. The
+        mark is written while the next batch goes on: one lost (the process ends first) or
+        not written yet only makes the first change send the creation event again."""
         holders = await self._checkouts.claim_many([(c.checkout_id, c.order_id) for c in commands])
         now = utc_now()
         new_orders: list[NewOrder] = []
@@ -135,7 +138,7 @@ class OrderWriter:
             with continued(trace_of.get(command_id)), logged_with(orderId=event.order_id, commandId=command_id):
                 logger.info("order %s stored as %s", event.order_id, event.order.status)
         await self._publish_events([(event, trace_of.get(command_id)) for event, command_id in fresh])
-        await self._published.mark([event.order_id for event, _ in fresh])
+        self._mark_later([event.order_id for event, _ in fresh])
         for command, new in zip(commands, stored, strict=True):
             if not new:
                 await self._made_before(command)
@@ -158,6 +161,22 @@ class OrderWriter:
             await self._decide_creation(command, found, parked=True)
             return
         await self._decide_creation(command, found, parked=False)
+
+    def _mark_later(self, order_ids: list[str]) -> None:
+        if order_ids:
+            task = asyncio.create_task(self._mark(order_ids))
+            self._marking.add(task)
+            task.add_done_callback(self._marking.discard)
+
+    async def _mark(self, order_ids: list[str]) -> None:
+        try:
+            await self._published.mark(order_ids)
+        except Exception:  # their first change sends the creation event again: no harm
+            logger.warning("marking %d orders' creation events as published failed", len(order_ids), exc_info=True)
+
+    async def marks_written(self) -> None:
+        """Wait until the marks being written are (at shutdown, and in tests)."""
+        await asyncio.gather(*self._marking)
 
     async def _made_before(self, command: OrderCreateCommand) -> bool:
         """Whether the command's order exists. If this very command made it (Kafka hands it

@@ -266,6 +266,7 @@ async def test_another_merchants_command_is_refused() -> None:
 async def test_the_first_change_of_an_order_made_in_a_batch_does_not_send_its_creation_again() -> None:
     writer = writer_knowing("co1")
     await writer.use_cases.create_orders([paid_create(1, "co1")])
+    await writer.use_cases.marks_written()
     await writer.use_cases.apply(ConfirmOrder(**_fields("cmd-confirm")))
     assert [e.version for e in writer.published.events] == [1, 2]
     assert writer.orders.stored["o1"][2] == []
