@@ -91,13 +91,15 @@ class OrderWriter:
         lanes: list[list[OrderCreateCommand]] = [[] for _ in range(count)]
         for command in commands:
             lanes[zlib.crc32(command.order_id.encode()) % count].append(command)
-        await asyncio.gather(*(self._create_lane(lane, trace_of) for lane in lanes if lane))
+        published = await asyncio.gather(*(self._create_lane(lane, trace_of) for lane in lanes if lane))
+        self._mark_later([order_id for lane in published for order_id in lane])
 
-    async def _create_lane(self, commands: list[OrderCreateCommand], trace_of: dict[str, str | None]) -> None:
+    async def _create_lane(self, commands: list[OrderCreateCommand], trace_of: dict[str, str | None]) -> list[str]:
         """Creates that carry the paid checkout the ingress saw are decided together, with
         three bulk inserts for all of them: taken from the command log, their checkouts
         claimed, their orders stored; then their events are published. The rest (an
-        unknown checkout, a retry, a second create of one order) go one by one, after them."""
+        unknown checkout, a retry, a second create of one order) go one by one, after them.
+        Returns the orders created together, whose creation events are published."""
         together: dict[str, OrderCreateCommand] = {}
         alone: list[OrderCreateCommand] = []
         for command, taken in zip(commands, await self._command_log.take_many(commands, utc_now()), strict=True):
@@ -107,20 +109,21 @@ class OrderWriter:
                 together[command.order_id] = command
             else:
                 alone.append(command)
-        if together:
-            await self._create_together(list(together.values()), trace_of)
+        published = await self._create_together(list(together.values()), trace_of) if together else []
         for command in alone:
             with continued(trace_of.get(command.command_id)):
                 await self._create_taken(command)
+        return published
 
     async def create_order(self, command: OrderCreateCommand) -> None:
         await self.create_orders([command], [current_traceparent()])
 
-    async def _create_together(self, commands: list[OrderCreateCommand], trace_of: dict[str, str | None]) -> None:
+    async def _create_together(self, commands: list[OrderCreateCommand], trace_of: dict[str, str | None]) -> list[str]:
         """Decide creates on the checkouts they carry. Their outboxes are not cleared (an
         update per order, the dearest command on FerretDB): should the process die before
         publishing, Kafka hands the batch over again and ``_made_before`` publishes them.
-        Once published, the orders are marked so with one bulk insert, which the order's
+        Returns the orders it stored and published. Once published, the orders of a whole
+        batch are marked so with one bulk insert (``create_orders``), which the order's
         first change reads to leave the creation event, still in the outbox, unsent. The
         mark is written while the next batch goes on: one lost (the process ends first) or
         not written yet only makes the first change send the creation event again."""
@@ -138,10 +141,10 @@ class OrderWriter:
             with continued(trace_of.get(command_id)), logged_with(orderId=event.order_id, commandId=command_id):
                 logger.info("order %s stored as %s", event.order_id, event.order.status)
         await self._publish_events([(event, trace_of.get(command_id)) for event, command_id in fresh])
-        self._mark_later([event.order_id for event, _ in fresh])
         for command, new in zip(commands, stored, strict=True):
             if not new:
                 await self._made_before(command)
+        return [event.order_id for event, _ in fresh]
 
     async def _create_taken(self, command: OrderCreateCommand) -> None:
         """A create the writer has taken, decided on the checkout view as it is now."""
