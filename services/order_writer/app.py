@@ -10,7 +10,6 @@ from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.subscriber.usecase import ConcurrentBetweenPartitionsSubscriber
 from pydantic import TypeAdapter
 
 from schemas.checkout import CheckoutEvent
@@ -75,21 +74,11 @@ def consumer_groups(settings: Settings) -> dict[str, str]:
 def subscribe(
     broker: KafkaBroker, writer: OrderWriter, intake: CheckoutIntake, settings: Settings
 ) -> list[AssignmentWatch]:
-    """Commands of one order share a key, hence a partition, and each partition is handled
-    by one worker in order; offsets are committed only after a message was handled.
-    Returns what tells whether each subscriber has joined its group."""
+    """Messages of one order (or checkout) share a key, hence a partition, whose messages are
+    handled in order; offsets are committed only after a message was handled. Returns what
+    tells whether each subscriber has joined its group."""
     topics = settings.topics
     watches = [AssignmentWatch(), AssignmentWatch(), AssignmentWatch(settings.writer_workers)]
-
-    def handled_in_order(topic: str, role: str, watch: AssignmentWatch) -> ConcurrentBetweenPartitionsSubscriber:
-        return broker.subscriber(
-            topic,
-            group_id=group_id(settings, role),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            auto_offset_reset="earliest",
-            max_workers=settings.writer_workers,
-            listener=watch,
-        )
 
     @batch_subscriber(broker, topics.checkout_events, group_id(settings, "checkouts"), watches[0], wait_ms=20)
     async def on_checkout_events(message: KafkaMessage) -> None:
@@ -106,8 +95,16 @@ def subscribe(
         and come in order within a batch."""
         await consume_batch(broker, message, CREATE_COMMAND, writer.create_orders)
 
-    @handled_in_order(topics.order_commands, "commands", watches[2])
+    @broker.subscriber(
+        topics.order_commands,
+        group_id=group_id(settings, "commands"),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        max_workers=settings.writer_workers,
+        listener=watches[2],
+    )
     async def on_order_command(message: KafkaMessage) -> None:
+        """Lifecycle and return commands, each partition by one of the workers, in order."""
         await consume(broker, message, order_command_adapter, writer.apply)
 
     return watches

@@ -115,9 +115,6 @@ class OrderWriter:
                 await self._create_taken(command)
         return published
 
-    async def create_order(self, command: OrderCreateCommand) -> None:
-        await self.create_orders([command], [current_traceparent()])
-
     async def _create_together(self, commands: list[OrderCreateCommand], trace_of: dict[str, str | None]) -> list[str]:
         """Decide creates on the checkouts they carry. Their outboxes are not cleared (an
         update per order, the dearest command on FerretDB): should the process die before

@@ -53,7 +53,7 @@ class Writer:
 
 async def test_a_paid_checkout_becomes_an_order_announced_once() -> None:
     writer = Writer(CheckoutStatus.PAID)
-    await writer.use_cases.create_order(create_command())
+    await writer.use_cases.create_orders([create_command()])
     assert writer.status() is OrderStatus.CREATED
     assert [(e.order_id, e.version, e.order.status) for e in writer.published.events] == [
         ("o1", 1, OrderStatus.CREATED)
@@ -64,23 +64,23 @@ async def test_a_paid_checkout_becomes_an_order_announced_once() -> None:
 
 async def test_a_redelivered_create_makes_no_second_order_or_event() -> None:
     writer = Writer(CheckoutStatus.PAID)
-    await writer.use_cases.create_order(create_command())
-    await writer.use_cases.create_order(create_command())
+    await writer.use_cases.create_orders([create_command()])
+    await writer.use_cases.create_orders([create_command()])
     assert len(writer.orders.stored) == 1
     assert len(writer.published.events) == 1
 
 
 async def test_a_second_order_for_one_checkout_fails_as_already_ordered() -> None:
     writer = Writer(CheckoutStatus.PAID)
-    await writer.use_cases.create_order(create_command())
-    await writer.use_cases.create_order(create_command(command_id="cmd-2", order_id="o2", idempotency_key="k2"))
+    await writer.use_cases.create_orders([create_command()])
+    await writer.use_cases.create_orders([create_command(command_id="cmd-2", order_id="o2", idempotency_key="k2")])
     assert (writer.status("o1"), writer.status("o2")) == (OrderStatus.CREATED, OrderStatus.CHECKOUT_ALREADY_ORDERED)
 
 
 async def test_a_command_the_ingress_abandoned_has_no_effect() -> None:
     writer = Writer(CheckoutStatus.PAID)
     assert await writer.log.abandon("cmd-create", "o1", "order.create", NOW)
-    await writer.use_cases.create_order(create_command())
+    await writer.use_cases.create_orders([create_command()])
     assert writer.orders.stored == {}
     assert writer.published.events == []
 
@@ -193,7 +193,7 @@ async def test_an_unknown_checkout_waits_for_the_intake_clock_not_the_wall_clock
     """Item 7 of the hardening issue: the wait ends when checkout.events has been read up
     to the grace period after the request, however long that takes."""
     writer = Writer()
-    await writer.use_cases.create_order(create_command())
+    await writer.use_cases.create_orders([create_command()])
     assert writer.orders.stored == {}
     assert "o1" in writer.parked.parked
 
@@ -211,7 +211,7 @@ async def test_an_unknown_checkout_waits_for_the_intake_clock_not_the_wall_clock
 
 async def test_a_waiting_create_is_made_when_its_checkout_arrives() -> None:
     writer = Writer()
-    await writer.use_cases.create_order(create_command())
+    await writer.use_cases.create_orders([create_command()])
     events = [
         CheckoutEvent(type="checkout.updated", occurred_at=NOW, checkout=checkout(CheckoutStatus.OPEN)),
         CheckoutEvent(type="checkout.paid", occurred_at=NOW, checkout=checkout(CheckoutStatus.PAID, version=2)),
@@ -223,7 +223,7 @@ async def test_a_waiting_create_is_made_when_its_checkout_arrives() -> None:
 
 async def test_an_open_checkout_is_waited_for_and_then_fails_as_not_paid() -> None:
     writer = Writer(CheckoutStatus.OPEN)
-    await writer.use_cases.create_order(create_command())
+    await writer.use_cases.create_orders([create_command()])
     assert writer.orders.stored == {}
     writer.intake.now = NOW + GRACE
     await writer.use_cases.decide_overdue()
@@ -236,7 +236,7 @@ def _fields(command_id: str) -> dict[str, object]:
 
 async def test_a_command_is_applied_once_however_often_it_comes() -> None:
     writer = Writer(CheckoutStatus.PAID)
-    await writer.use_cases.create_order(create_command())
+    await writer.use_cases.create_orders([create_command()])
     confirm = ConfirmOrder(**_fields("cmd-confirm"))
     for _ in range(3):
         await writer.use_cases.apply(confirm)
@@ -247,7 +247,7 @@ async def test_a_command_is_applied_once_however_often_it_comes() -> None:
 
 async def test_a_refused_command_is_recorded_and_changes_nothing() -> None:
     writer = Writer(CheckoutStatus.PAID)
-    await writer.use_cases.create_order(create_command())
+    await writer.use_cases.create_orders([create_command()])
     await writer.use_cases.apply(ShipOrder(**_fields("cmd-ship")))
     assert writer.log.outcomes["cmd-ship"][0] == "refused"
     assert writer.orders.stored["o1"][0].version == 1
@@ -256,7 +256,7 @@ async def test_a_refused_command_is_recorded_and_changes_nothing() -> None:
 
 async def test_another_merchants_command_is_refused() -> None:
     writer = Writer(CheckoutStatus.PAID)
-    await writer.use_cases.create_order(create_command())
+    await writer.use_cases.create_orders([create_command()])
     cancel = CancelOrder(**(_fields("cmd-cancel") | {"merchant_id": "m2"}), reason="customer")
     await writer.use_cases.apply(cancel)
     assert writer.log.outcomes["cmd-cancel"][0] == "refused"
