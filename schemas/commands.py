@@ -28,7 +28,8 @@ class OrderCreateCommand(WireModel):
         default=None,
         description="The checkout as the ingress's read view had it when it accepted the request, when it was"
         " the merchant's and paid: the writer decides on it without reading the view again. Absent when the"
-        " view did not know it yet, or it was still open (the writer waits for it), or on a retry.",
+        " view did not know the checkout yet (the writer waits for it), and on a retry the view refused (the"
+        " writer decides on the view as it is then).",
     )
 
 
