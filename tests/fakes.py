@@ -19,7 +19,7 @@ from schemas.events import OrderEvent
 from schemas.order import OrderRecord
 from schemas.storage.endpoints import EndpointHealthDocument, EndpointSecret, WebhookEndpointDocument
 from schemas.storage.orders import CommandOutcome, ParkedCreate
-from schemas.storage.webhooks import DeliveryState, WebhookDelivery
+from schemas.storage.webhooks import DeliveryState, WebhookAttempt, WebhookDelivery
 from schemas.webhook_commands import DeadLetterSelector, RecoverDeliveries
 from services.domain.creation import supersedes
 from services.domain.endpoints import MAX_ENDPOINTS_PER_MERCHANT, rotated
@@ -184,11 +184,17 @@ class PublishedEvents:
 
 
 class FakeDeliveryQueue:
+    """The queue and the history; ``failures`` writes of outcomes fail first."""
+
     def __init__(self) -> None:
         self.deliveries: dict[str, WebhookDelivery] = {}
-        self.attempts: list[WebhookAttemptView] = []
+        self.attempts: list[WebhookAttempt] = []
+        self.failures = 0
+        self.added: list[list[str]] = []
+        """The URLs of each write of new deliveries to the queue, in order."""
 
     async def add(self, deliveries: list[WebhookDelivery]) -> list[WebhookDelivery]:
+        self.added.append([d.url for d in deliveries])
         new = []
         for delivery in deliveries:  # a unique _id: a second copy, even in one batch, is refused
             if delivery.id not in self.deliveries:
@@ -207,7 +213,12 @@ class FakeDeliveryQueue:
         return [d.model_copy() for d in due]
 
     async def record_outcomes(self, outcomes: Outcomes) -> None:
-        self.attempts += [WebhookAttemptView.model_validate(a.model_dump()) for a in outcomes.attempts]
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("the database blinked")
+        self.attempts += [a.model_copy() for a in outcomes.attempts]
+        for delivery in outcomes.queued:
+            self.deliveries.setdefault(delivery.id, delivery.model_copy())
         for _, delivery_id in outcomes.delivered:
             self.deliveries[delivery_id].state = DeliveryState.DELIVERED
         for _, delivery_id in outcomes.dropped:

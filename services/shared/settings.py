@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
         default=DEFAULT_RETRY_SCHEDULE, validation_alias="ORDERS_WEBHOOK_RETRY_SCHEDULE"
     )
+    webhook_queue_after_seconds: float = Field(default=1.0, gt=0, validation_alias="ORDERS_WEBHOOK_QUEUE_AFTER_SECONDS")
     webhook_concurrency: int = Field(default=256, ge=1, validation_alias="ORDERS_WEBHOOK_CONCURRENCY")
     webhook_per_host_concurrency: int = Field(default=64, ge=1, validation_alias="ORDERS_WEBHOOK_PER_HOST_CONCURRENCY")
     webhook_per_url_concurrency: int = Field(default=8, ge=1, validation_alias="ORDERS_WEBHOOK_PER_URL_CONCURRENCY")

@@ -1,9 +1,12 @@
-"""What the dispatcher does: fan each event out into deliveries (queued first, so none is
-lost), attempt each on its own, record every attempt, and reschedule failures."""
+"""What the dispatcher does: fan each event out into deliveries, attempt each at once, record
+every attempt, and queue only what must survive: failures with their next try, postponed
+deliveries, and attempts still running when the events' batch is committed."""
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +40,29 @@ from .store import NEVER, Outcomes, batch_ids
 logger = logging.getLogger(__name__)
 TRACER = trace.get_tracer(__name__)
 NOT_KNOWN = object()
+WAITS_BEFORE_QUEUEING_ALL = 5
+"""How many intervals of ``ORDERS_WEBHOOK_QUEUE_AFTER_SECONDS`` a batch of events waits for
+its attempts at most (see ``Dispatcher._wait_or_queue``)."""
+
+
+@dataclass(eq=False)
+class Unqueued:
+    """A delivery attempted straight from its event, not (yet) in the queue. Its outcome is
+    ``settled`` with the events' batch, unless the batch was committed while the attempt was
+    still running: then it is being written to the queue (``queueing``), and its outcome is
+    written there like a retry's once that write is done."""
+
+    settled: bool = False
+    queueing: asyncio.Future[None] | None = None
+
+
+@dataclass(frozen=True)
+class Attempting:
+    """A delivery of a batch of events, with its attempt in flight."""
+
+    delivery: WebhookDelivery
+    unqueued: Unqueued
+    task: asyncio.Task[None]
 
 
 class Dispatcher:
@@ -71,27 +97,75 @@ class Dispatcher:
             settings.webhook_breaker_failures, settings.webhook_breaker_cooldown_seconds
         )
         self._outcomes = OutcomeRecorder(store)
+        self._queue_after = settings.webhook_queue_after_seconds
         self._in_flight: set[asyncio.Task[None]] = set()
         # Back-pressure: past this many attempts in flight, consuming events waits.
         self._capacity = asyncio.Semaphore(settings.webhook_concurrency * 40)
 
     async def take_events(self, events: list[OrderEvent], traceparents: Sequence[str | None] = ()) -> None:
-        """Queue one delivery per URL of each event's order and per endpoint of its merchant
-        that wants it, then attempt the new ones at once (a delivery queued before, by an
-        event delivered twice, is not). Each delivery keeps its event's trace."""
+        """Attempt one delivery per URL of each event's order and per endpoint of its merchant
+        that wants it, at once, before anything is written (each keeps its event's trace).
+        Returns once what must survive is written: every attempt made, each failure with its
+        next try, each postponed delivery, and each delivery whose attempt was not worth
+        waiting for (``_wait_or_queue``: queued with its lease, as a retry is). Then the
+        events may be committed; a crash before that has them delivered again, and attempted
+        again (at least once, as the contract says). Raises if that write fails."""
         now = utc_now()
         batches = batch_ids()
-        deliveries = []
+        deliveries: dict[str, WebhookDelivery] = {}  # by id: an event twice in a batch fans out once
         traces = list(traceparents) or [None] * len(events)
         endpoints = {m: await self._endpoints.directory.of_merchant(m) for m in {e.merchant_id for e in events}}
         for event, traceparent in zip(events, traces, strict=True):
             body = webhook_body(event).decode()  # the same for every URL of the event
-            deliveries += [
-                self._delivery(event, url, endpoint_id, body, now, next(batches), traceparent)
-                for url, endpoint_id in delivery_targets(event, endpoints[event.merchant_id]).items()
-            ]
-        for delivery in await self._store.add(deliveries):
-            await self._spawn(delivery)
+            for url, endpoint_id in delivery_targets(event, endpoints[event.merchant_id]).items():
+                delivery = self._delivery(event, url, endpoint_id, body, now, next(batches), traceparent)
+                deliveries.setdefault(delivery.id, delivery)
+        attempts = []
+        for delivery in deliveries.values():
+            unqueued = Unqueued()
+            attempts.append(Attempting(delivery, unqueued, await self._spawn(delivery, unqueued)))
+        for interval in range(WAITS_BEFORE_QUEUEING_ALL):
+            if not attempts:
+                break
+            attempts = await self._wait_or_queue(attempts, last=interval == WAITS_BEFORE_QUEUEING_ALL - 1)
+        await self._outcomes.flush()
+
+    async def _wait_or_queue(self, attempts: list[Attempting], *, last: bool) -> list[Attempting]:
+        """Wait up to ``ORDERS_WEBHOOK_QUEUE_AFTER_SECONDS`` for attempts to settle, queue
+        those not worth waiting for, and return the others. Per URL, it is worth waiting for
+        as many as would settle in two more intervals at this interval's pace: a healthy URL
+        with many of the batch's deliveries gets through them without a queue write, a hanging
+        one's are queued at once, a slow one's beyond its pace. After the ``last`` interval
+        every attempt left is queued, so a batch waits a few intervals at most."""
+        await asyncio.wait([a.task for a in attempts], timeout=self._queue_after)
+        settled = Counter(a.delivery.url for a in attempts if a.unqueued.settled)
+        room = Counter({url: 2 * count for url, count in settled.items()})
+        keep: list[Attempting] = []
+        queue: list[Attempting] = []
+        for attempt in attempts:
+            if attempt.unqueued.settled:
+                continue
+            # An attempt ended without a result, or one not worth waiting for: queued.
+            if attempt.task.done() or last or room[attempt.delivery.url] == 0:
+                queue.append(attempt)
+            else:
+                room[attempt.delivery.url] -= 1
+                keep.append(attempt)
+        if queue:
+            await self._queue_running(queue)
+        return keep
+
+    async def _queue_running(self, running: list[Attempting]) -> None:
+        """Write deliveries whose attempt has not settled to the queue, leased as they were
+        taken (an attempt that ended without a result is retried when the lease runs out);
+        their attempts go on, and write their outcomes there."""
+        written = asyncio.get_running_loop().create_future()
+        for attempt in running:
+            attempt.unqueued.queueing = written
+        try:
+            await self._store.add([attempt.delivery for attempt in running])
+        finally:
+            written.set_result(None)
 
     def _delivery(
         self,
@@ -128,20 +202,21 @@ class Dispatcher:
         now = utc_now()
         claimed = await self._store.claim_due(now, now + self._lease, limit)
         for delivery in claimed:
-            await self._spawn(delivery)
+            await self._spawn(delivery, None)
         return len(claimed)
 
-    async def _spawn(self, delivery: WebhookDelivery) -> None:
+    async def _spawn(self, delivery: WebhookDelivery, unqueued: Unqueued | None) -> asyncio.Task[None]:
         await self._capacity.acquire()
-        task = asyncio.create_task(self._attempt(delivery), name=f"webhook {delivery.id}")
+        task = asyncio.create_task(self._attempt(delivery, unqueued), name=f"webhook {delivery.id}")
         self._in_flight.add(task)
         task.add_done_callback(self._finished)
+        return task
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
         self._capacity.release()
 
-    async def _attempt(self, delivery: WebhookDelivery) -> None:
+    async def _attempt(self, delivery: WebhookDelivery, unqueued: Unqueued | None) -> None:
         """An attempt continues the trace of its event's change, in a span of its own."""
         with (
             continued(delivery.traceparent),
@@ -151,22 +226,24 @@ class Dispatcher:
             ),
             logged_with(orderId=delivery.order_id),
         ):
-            await self._attempt_in_trace(delivery)
+            await self._attempt_in_trace(delivery, unqueued)
 
-    async def _attempt_in_trace(self, delivery: WebhookDelivery) -> None:
+    async def _attempt_in_trace(self, delivery: WebhookDelivery, unqueued: Unqueued | None) -> None:
         url = delivery.url
         if self._breakers.is_open(url):  # do not even queue for a slot
-            await self._postpone(delivery, self._breakers.blocked_for(url))
+            await self._postpone(delivery, unqueued, self._breakers.blocked_for(url))
             return
         try:
             endpoint = await self._endpoint_wanting(delivery) if delivery.endpoint_id else None
             if delivery.endpoint_id and endpoint is None:  # deleted, disabled, or filtered out since
-                await self._outcomes.add(dropped=(delivery.batch_id, delivery.id))
+                if not self._settled_here(unqueued):
+                    await _queue_written(unqueued)
+                    await self._outcomes.add(dropped=(delivery.batch_id, delivery.id))
                 return
             limit = endpoint.rate_limit_per_second if endpoint is not None else None
             pace = (endpoint.id, limit) if endpoint is not None and limit else None
             if pace and (wait := self._rates.expected_wait(*pace)) > self._lease_seconds / 2:
-                await self._postpone(delivery, wait)  # waits in the queue, not in memory past its lease
+                await self._postpone(delivery, unqueued, wait)  # waits in the queue, not in memory past its lease
                 return
             # A rate-limited endpoint waits for its pace holding its own URL slots (so at most
             # that many of its host's and the process's slots): the pace holds on the wire.
@@ -177,7 +254,7 @@ class Dispatcher:
                 self._slots,
             ):
                 if wait := self._breakers.blocked_for(url):
-                    await self._postpone(delivery, wait)
+                    await self._postpone(delivery, unqueued, wait)
                     return
                 if endpoint is not None:
                     secrets = signing_secrets(endpoint.secrets, utc_now())
@@ -212,7 +289,7 @@ class Dispatcher:
             error=result.error,
             outcome=outcome,
         )
-        await self._record(delivery, attempt, step, result, now)
+        await self._record(delivery, unqueued, attempt, step, result, now)
         if endpoint is not None:
             try:
                 await self._track_health(endpoint, result.succeeded)
@@ -220,10 +297,21 @@ class Dispatcher:
                 logger.exception("keeping the health of webhook endpoint %s failed", endpoint.id)
 
     async def _record(
-        self, delivery: WebhookDelivery, attempt: WebhookAttempt, step: NextStep, result: AttemptResult, now: datetime
+        self,
+        delivery: WebhookDelivery,
+        unqueued: Unqueued | None,
+        attempt: WebhookAttempt,
+        step: NextStep,
+        result: AttemptResult,
+        now: datetime,
     ) -> None:
+        here = self._settled_here(unqueued)
         if step.state is DeliveryState.DELIVERED:
-            await self._outcomes.add(attempt, delivered=(delivery.batch_id, delivery.id))
+            if here:
+                self._outcomes.gather(attempt)
+            else:
+                await _queue_written(unqueued)
+                await self._outcomes.add(attempt, delivered=(delivery.batch_id, delivery.id))
             return
         update: dict[str, Any] = {
             "state": step.state.value,
@@ -233,7 +321,11 @@ class Dispatcher:
         }
         if step.retry_in is not None:
             update["dueAt"] = now + timedelta(seconds=step.retry_in)
-        await self._outcomes.add(attempt, rescheduled=(delivery.id, update))
+        if here:
+            self._outcomes.gather(attempt, queued=_updated(delivery, update))
+        else:
+            await _queue_written(unqueued)
+            await self._outcomes.add(attempt, rescheduled=(delivery.id, update))
         if step.state is DeliveryState.DEAD:
             logger.warning(
                 "delivery %s to %s is dead-lettered after %d attempts",
@@ -241,6 +333,17 @@ class Dispatcher:
                 url_for_logs(delivery.url),
                 attempt.attempt,
             )
+
+    @staticmethod
+    def _settled_here(unqueued: Unqueued | None) -> bool:
+        """Whether the outcome goes with the delivery's batch of events: true for one
+        attempted straight from its event and not written to the queue since (its outcome is
+        gathered at once, without waiting, so the batch's write has it). Otherwise the
+        outcome is written to the queue, like a retry's."""
+        if unqueued is None or unqueued.queueing is not None:
+            return False
+        unqueued.settled = True
+        return True
 
     async def _endpoint_wanting(self, delivery: WebhookDelivery) -> WebhookEndpointDocument | None:
         """The delivery's endpoint as it is now, if it still wants the delivery: a filter
@@ -284,12 +387,16 @@ class Dispatcher:
                 )
             )
 
-    async def _postpone(self, delivery: WebhookDelivery, wait: float) -> None:
+    async def _postpone(self, delivery: WebhookDelivery, unqueued: Unqueued | None, wait: float) -> None:
         """An open circuit: try again after its cooldown, without counting an attempt. The
         due time is rounded up to the second, so a URL's postponed deliveries share it and
         are written together (a URL that just failed may have hundreds waiting)."""
         due_at = (utc_now() + timedelta(seconds=max(wait, 0.5))).replace(microsecond=0) + timedelta(seconds=1)
-        await self._outcomes.add(postponed=(delivery.batch_id, delivery.id, due_at))
+        if self._settled_here(unqueued):
+            self._outcomes.gather(queued=_updated(delivery, {"dueAt": due_at, "leaseUntil": NEVER}))
+        else:
+            await _queue_written(unqueued)
+            await self._outcomes.add(postponed=(delivery.batch_id, delivery.id, due_at))
 
     async def record_outcomes(self) -> None:
         """Write the outcomes gathered since the last call (run often, see app.py)."""
@@ -310,11 +417,23 @@ class Dispatcher:
         await self._outcomes.flush()
 
 
+async def _queue_written(unqueued: Unqueued | None) -> None:
+    """Wait until a delivery its batch is writing to the queue is there."""
+    if unqueued is not None and unqueued.queueing is not None:
+        await unqueued.queueing
+
+
+def _updated(delivery: WebhookDelivery, update: dict[str, Any]) -> WebhookDelivery:
+    """The delivery with ``update`` (fields by their stored names) applied, to be queued."""
+    return WebhookDelivery.model_validate(delivery.model_dump(by_alias=True) | update)
+
+
 class OutcomeRecorder:
     """Gathers finished attempts and writes them in batches: one insert for the history and
     a few writes for the queue per batch, instead of writes per delivery. Until a batch
-    is written its deliveries keep their lease; a crash in between means they are
-    attempted again (at least once, as the contract says).
+    is written its queued deliveries keep their lease, and its events are not committed; a
+    crash in between means they are attempted again (at least once, as the contract says).
+    A batch whose write fails is written again, first, at the next ``flush``.
 
     At most ``max_unwritten`` outcomes wait to be written: past that, ``add`` waits, and so
     do the attempts and, through them, consumption. So attempts never run far ahead of the
@@ -323,6 +442,8 @@ class OutcomeRecorder:
     def __init__(self, store: DeliveryQueue, max_unwritten: int = 2000) -> None:
         self._store = store
         self._gathered = Outcomes()
+        self._unwritten: Outcomes | None = None
+        """Outcomes whose write failed, written again before any gathered since."""
         self._room = asyncio.Semaphore(max_unwritten)
         self._writing = asyncio.Lock()
 
@@ -335,7 +456,23 @@ class OutcomeRecorder:
         rescheduled: tuple[str, dict[str, Any]] | None = None,
         dropped: tuple[str, str] | None = None,
     ) -> None:
+        """Gather the outcome of a delivery in the queue, once there is room."""
         await self._room.acquire()
+        self._gathered.held += 1
+        self.gather(attempt, delivered=delivered, postponed=postponed, rescheduled=rescheduled, dropped=dropped)
+
+    def gather(
+        self,
+        attempt: WebhookAttempt | None = None,
+        *,
+        delivered: tuple[str, str] | None = None,
+        postponed: tuple[str, str, datetime] | None = None,
+        rescheduled: tuple[str, dict[str, Any]] | None = None,
+        dropped: tuple[str, str] | None = None,
+        queued: WebhookDelivery | None = None,
+    ) -> None:
+        """Gather an outcome at once. Those of deliveries attempted straight from their
+        events come this way: their batch of events waits for their write, which bounds them."""
         if attempt is not None:
             self._gathered.attempts.append(attempt)
         if delivered is not None:
@@ -346,13 +483,21 @@ class OutcomeRecorder:
             self._gathered.rescheduled.append(rescheduled)
         if dropped is not None:
             self._gathered.dropped.append(dropped)
+        if queued is not None:
+            self._gathered.queued.append(queued)
 
     async def flush(self) -> None:
+        """Write what a failed write left, then what was gathered until now; raises if a
+        write fails (what it held is written again at the next call)."""
         async with self._writing:
-            outcomes, self._gathered = self._gathered, Outcomes()
-            try:
-                if len(outcomes):
-                    await self._store.record_outcomes(outcomes)
-            finally:
-                for _ in range(len(outcomes)):
-                    self._room.release()
+            if self._unwritten is not None:
+                await self._write(self._unwritten)
+            if self._gathered:
+                self._unwritten, self._gathered = self._gathered, Outcomes()
+                await self._write(self._unwritten)
+
+    async def _write(self, outcomes: Outcomes) -> None:
+        await self._store.record_outcomes(outcomes)
+        for _ in range(outcomes.held):
+            self._room.release()
+        self._unwritten = None

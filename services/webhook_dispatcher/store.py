@@ -70,10 +70,14 @@ class Outcomes:
     dropped: list[tuple[str, str]] = field(default_factory=list)
     """(batch id, delivery id) of deliveries that leave the queue unattempted: their endpoint
     was deleted or disabled, or no longer wants their event."""
+    queued: list[WebhookDelivery] = field(default_factory=list)
+    """Deliveries attempted straight from their events that enter the queue: failed ones with
+    their next try (or dead or aborted), postponed ones."""
+    held: int = 0
+    """How many of these outcomes hold room among the unwritten ones."""
 
-    def __len__(self) -> int:
-        """How many outcomes: one per finished attempt, postponement and dropped delivery."""
-        return len(self.attempts) + len(self.postponed) + len(self.dropped)
+    def __bool__(self) -> bool:
+        return any((self.attempts, self.delivered, self.postponed, self.rescheduled, self.dropped, self.queued))
 
 
 def batch_ids() -> Iterator[str]:
@@ -97,6 +101,12 @@ async def _in_lanes(write: Callable[[K, list[str]], Awaitable[None]], groups: li
 
 def _to_document(delivery: WebhookDelivery) -> Document:
     return {"_id": delivery.id, **delivery.model_dump(mode="python")}
+
+
+def _attempt_document(attempt: WebhookAttempt) -> Document:
+    """An attempt's entry, named by its delivery, number and time: written twice, it is one."""
+    key = f"{attempt.delivery_id}/{attempt.attempt}/{attempt.attempted_at.isoformat()}"
+    return {"_id": key, **attempt.model_dump(mode="python")}
 
 
 def _from_document(document: Document) -> WebhookDelivery:
@@ -135,9 +145,11 @@ class DeliveryStore:
         deliveries out of the queue, postpone and reschedule (or dead-letter) the others.
         FerretDB commits every statement of a write on its own and reads the whole queue for
         an ``_id $in``, so delivered and postponed ones go with one statement per batch,
-        narrowed by ``batchId`` from an index; reschedules name one ``_id`` each."""
-        if outcomes.attempts:
-            await self._attempts.insert_many([a.model_dump(mode="python") for a in outcomes.attempts], ordered=False)
+        narrowed by ``batchId`` from an index; reschedules name one ``_id`` each. Written
+        again after a failure, it changes nothing twice: attempts and queued deliveries have
+        ids of their own, and what was inserted before is left as it is."""
+        await insert_new(self._attempts, [_attempt_document(a) for a in outcomes.attempts])
+        await insert_new(self._deliveries, [_to_document(d) for d in outcomes.queued])
         deletes: dict[str, list[str]] = defaultdict(list)
         for batch_id, delivery_id in outcomes.delivered + outcomes.dropped:
             deletes[batch_id].append(delivery_id)

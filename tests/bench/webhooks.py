@@ -136,6 +136,15 @@ async def main() -> None:
         one_url = await dispatch("one-url", base, lambda tag: [f"{base}/ok{tag}/hook"], EVENTS, ["ok"])
         print(f"dispatcher, {EVENTS} events x 1 URL:              {one_url:8.0f} deliveries/s", end="")
         print(f"   ratio to the bare loop {one_url / bare:.2f}")
+        record(
+            "dispatcher deliveries/s / bare aiohttp loop POST/s",
+            one_url / bare,
+            0.5,
+            "ratio",
+            dispatcher_per_second=round(one_url),
+            bare_per_second=round(bare),
+            events=EVENTS,
+        )
         healthy = [f"h{i}-" for i in range(9)]
 
         def nine_and(tenth: str | None) -> object:

@@ -3,13 +3,16 @@ in-memory fakes of its queue, its signing secrets and its HTTP sender."""
 
 import asyncio
 import itertools
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
+from schemas.base import utc_now
 from schemas.events import OrderEvent
 from schemas.order import OrderStatus
 from schemas.storage.webhooks import DeliveryState
 from services.domain.events import event_for
+from services.domain.webhooks import AttemptResult
 from services.shared.settings import Settings
 from services.webhook_dispatcher.breaker import CircuitBreakers
 from services.webhook_dispatcher.service import Dispatcher
@@ -23,7 +26,7 @@ from tests.fakes import (
     fake_endpoints,
 )
 
-A, B = "https://a.example.com/hook", "https://b.example.com/hook"
+A, B, C = "https://a.example.com/hook", "https://b.example.com/hook", "https://c.example.com/hook"
 
 
 def settings(schedule: str = "0,0,0") -> Settings:
@@ -55,7 +58,7 @@ async def test_each_url_of_an_event_gets_one_signed_delivery() -> None:
     await dispatcher.take_events([first, first])  # Kafka may deliver an event twice
     await settle(dispatcher)
     assert sorted(sender.sent) == [(A, first.id), (B, first.id)]
-    assert {d.state for d in queue.deliveries.values()} == {DeliveryState.DELIVERED}
+    assert queue.deliveries == {}  # delivered at the first attempt: in the history, never queued
     assert [(a.url, a.attempt, a.outcome) for a in sorted(queue.attempts, key=lambda a: a.url)] == [
         (A, 1, "delivered"),
         (B, 1, "delivered"),
@@ -70,8 +73,95 @@ async def test_a_failing_url_is_retried_on_schedule_then_dead_lettered_alone() -
     while await dispatcher.take_due():  # each retry is due at once with this schedule
         await settle(dispatcher)
     states = {d.url: (d.state, d.attempts) for d in queue.deliveries.values()}
-    assert states == {A: (DeliveryState.DEAD, 2), B: (DeliveryState.DELIVERED, 0)}
+    assert states == {A: (DeliveryState.DEAD, 2)}  # B was delivered at once: never queued
     assert [a.outcome for a in queue.attempts if a.url == A] == ["failed", "failed"]
+
+
+async def test_what_must_survive_is_written_before_the_events_may_be_committed() -> None:
+    """Attempt first: when ``take_events`` returns (and the batch is committed), every
+    attempt is in the history and the failed delivery is queued for its retry; nothing else
+    was written, and nothing waits for a flush."""
+    queue, sender = FakeDeliveryQueue(), FakeSender({A: [500]})
+    dispatcher = Dispatcher(queue, FakeSecrets(), sender, settings("0,60"), fake_endpoints()[0])
+    first = event(1, A, B)
+    await dispatcher.take_events([first])
+    assert sorted((a.url, a.outcome) for a in queue.attempts) == [(A, "failed"), (B, "delivered")]
+    [queued] = queue.deliveries.values()
+    assert (queued.url, queued.state, queued.attempts, queued.last_error) == (A, DeliveryState.PENDING, 1, "HTTP 500")
+    assert queued.due_at > NOW  # its retry, due in 60 s
+
+
+class HeldSender(FakeSender):
+    """Holds attempts to ``held`` (all but the first ``answered`` of each URL) until
+    ``release`` is set."""
+
+    def __init__(self, *held: str, answered: dict[str, int] | None = None) -> None:
+        super().__init__()
+        self.held = held
+        self.answered = dict(answered or {})
+        self.release = asyncio.Event()
+
+    async def send(self, url: str, message_id: str, body: bytes, secrets: list[str]) -> AttemptResult:
+        if url in self.held:
+            if self.answered.get(url, 0) > 0:
+                self.answered[url] -= 1
+            else:
+                await self.release.wait()
+        return await super().send(url, message_id, body, secrets)
+
+
+async def test_an_attempt_still_running_is_queued_with_its_lease_and_settled_there() -> None:
+    """A slow URL does not hold the batch of events: past ``ORDERS_WEBHOOK_QUEUE_AFTER_SECONDS``
+    its delivery is queued, leased (no retry loop takes it meanwhile), and the batch
+    returns; when the attempt ends, its outcome is written to the queue like a retry's."""
+    queue, sender = FakeDeliveryQueue(), HeldSender(A)
+    quick = Settings.model_validate({"ORDERS_WEBHOOK_QUEUE_AFTER_SECONDS": "0.05"})
+    dispatcher = Dispatcher(queue, FakeSecrets(), sender, quick, fake_endpoints()[0])
+    await asyncio.wait_for(dispatcher.take_events([event(1, A, B)]), timeout=5)
+    assert [(a.url, a.outcome) for a in queue.attempts] == [(B, "delivered")]
+    [running] = queue.deliveries.values()
+    assert (running.url, running.state, running.attempts) == (A, DeliveryState.PENDING, 0)
+    assert running.lease_until > utc_now()
+    assert await dispatcher.take_due() == 0  # leased: the attempt in flight has it
+    sender.release.set()
+    await settle(dispatcher)
+    assert queue.deliveries[running.id].state is DeliveryState.DELIVERED
+    assert sorted((a.url, a.outcome) for a in queue.attempts) == [(A, "delivered"), (B, "delivered")]
+
+
+async def test_a_batch_waits_for_urls_that_progress_and_queues_what_would_hold_it() -> None:
+    """Per URL, a batch waits for as many attempts as would settle in two more intervals at
+    the pace of the last one: A hangs (all queued after the first interval), B answers (none
+    queued), C answers 2 of its 8 and then hangs (4 kept for its pace, 2 queued; the 4 queued
+    after the next interval, in which C settled nothing)."""
+    queue, sender = FakeDeliveryQueue(), HeldSender(A, C, answered={C: 2})
+    quick = Settings.model_validate({"ORDERS_WEBHOOK_QUEUE_AFTER_SECONDS": "0.05"})
+    dispatcher = Dispatcher(queue, FakeSecrets(), sender, quick, fake_endpoints()[0])
+    await asyncio.wait_for(dispatcher.take_events([event(v, A, B, C) for v in range(1, 9)]), timeout=5)
+    assert [Counter(urls) for urls in queue.added] == [Counter({A: 8, C: 2}), Counter({C: 4})]
+    assert Counter(a.url for a in queue.attempts) == Counter({B: 8, C: 2})
+    sender.release.set()
+    await settle(dispatcher)
+    assert Counter(a.url for a in queue.attempts) == Counter({A: 8, B: 8, C: 8})
+    assert {d.state for d in queue.deliveries.values()} == {DeliveryState.DELIVERED}
+
+
+async def test_a_failed_write_fails_the_batch_and_is_written_again_at_the_next_flush() -> None:
+    """The database blinks while a batch's outcomes are written: the batch is not committed
+    (Kafka delivers its events again), and the outcomes are not dropped either."""
+    queue, sender = FakeDeliveryQueue(), FakeSender({A: [500]})
+    dispatcher = Dispatcher(queue, FakeSecrets(), sender, settings("0,60"), fake_endpoints()[0])
+    queue.failures = 1
+    try:
+        await dispatcher.take_events([event(1, A, B)])
+    except ConnectionError:
+        pass
+    else:
+        raise AssertionError("take_events returned although nothing was written")
+    assert (queue.attempts, queue.deliveries) == ([], {})
+    await dispatcher.record_outcomes()
+    assert sorted((a.url, a.outcome) for a in queue.attempts) == [(A, "failed"), (B, "delivered")]
+    assert [d.url for d in queue.deliveries.values()] == [A]
 
 
 async def test_a_probe_lost_to_a_database_error_does_not_silence_the_url() -> None:
@@ -83,27 +173,22 @@ async def test_a_probe_lost_to_a_database_error_does_not_silence_the_url() -> No
     breakers = CircuitBreakers(failure_threshold=1, cooldown_seconds=30, clock=clock)
     dispatcher = Dispatcher(queue, secrets, sender, settings(), fake_endpoints()[0], breakers)
 
-    await dispatcher.take_events([event(1, A)])  # fails: the circuit opens
+    first, probe, third = event(1, A), event(2, A), event(3, A)
+    await dispatcher.take_events([first])  # fails: the circuit opens
     await settle(dispatcher)
     clock.now = 30
     secrets.failures = 1
-    await dispatcher.take_events([event(2, A)])  # the probe: lost to the database error
+    await dispatcher.take_events([probe])  # the probe: lost to the database error
     await settle(dispatcher)
-    assert [version for url, version in _sent(sender, queue) if url == A] == [1]
+    assert [event_id for url, event_id in sender.sent if url == A] == [first.id]
+    lost = next(d for d in queue.deliveries.values() if d.event_id == probe.id)
+    assert (lost.state, lost.attempts) == (DeliveryState.PENDING, 0)  # queued, leased: tried again later
 
     clock.now = 60
-    third = event(3, A)
     await dispatcher.take_events([third])
     await settle(dispatcher)
     assert (A, third.id) in sender.sent
-    assert queue.deliveries[next(d for d in queue.deliveries if d.startswith(third.id))].state is (
-        DeliveryState.DELIVERED
-    )
-
-
-def _sent(sender: FakeSender, queue: FakeDeliveryQueue) -> list[tuple[str, int]]:
-    versions = {d.event_id: d.version for d in queue.deliveries.values()}
-    return [(url, versions[event_id]) for url, event_id in sender.sent]
+    assert [a.outcome for a in queue.attempts if a.event_id == third.id] == ["delivered"]
 
 
 # --- merchants' webhook endpoints ------------------------------------------------------
@@ -114,44 +199,39 @@ async def test_every_matching_endpoint_gets_the_event_once_signed_with_its_own_s
     endpoints, _ = fake_endpoints(
         webhook_endpoint(A),  # also an order URL: one delivery, the endpoint's
         webhook_endpoint(B, statuses=["success"]),  # does not match pending.created
-        webhook_endpoint("https://c.example.com/hook", statuses=["pending"], event_types=["order.status.updated"]),
+        webhook_endpoint(C, statuses=["pending"], event_types=["order.status.updated"]),
         webhook_endpoint("https://other.example.com/hook", merchant_id="m2"),
     )
     dispatcher = Dispatcher(queue, FakeSecrets(), sender, settings(), endpoints)
     first = event(1, A)
     await dispatcher.take_events([first])
     await settle(dispatcher)
-    assert sorted(sender.sent) == [(A, first.id), ("https://c.example.com/hook", first.id)]
-    assert {d.url: d.endpoint_id for d in queue.deliveries.values()} == {
+    assert sorted(sender.sent) == [(A, first.id), (C, first.id)]
+    assert {a.url: a.endpoint_id for a in queue.attempts} == {
         A: f"ep-{A}",
-        "https://c.example.com/hook": "ep-https://c.example.com/hook",
+        C: "ep-https://c.example.com/hook",
     }
     assert set(sender.secrets.values()) == {(ENDPOINT_SECRET,)}
 
 
 async def test_a_disable_a_filter_change_or_a_delete_stops_what_was_not_attempted_yet() -> None:
-    queue, sender = FakeDeliveryQueue(), FakeSender({A: [500]})
-    endpoints, _ = fake_endpoints(
-        webhook_endpoint(A), webhook_endpoint(B), webhook_endpoint("https://c.example.com/hook")
-    )
+    queue, sender = FakeDeliveryQueue(), FakeSender({A: [500], B: [500]})
+    endpoints, _ = fake_endpoints(webhook_endpoint(A), webhook_endpoint(B), webhook_endpoint(C))
     directory = endpoints.directory
     assert isinstance(directory, FakeEndpointDirectory)
     dispatcher = Dispatcher(queue, FakeSecrets(), sender, settings("0,0,0"), endpoints)
-    await dispatcher.take_events([event(1)])  # A fails once and waits for its retry
+    await dispatcher.take_events([event(1)])  # A and B fail once and wait for their retries
     await settle(dispatcher)
     assert len(sender.sent) == 3
+    assert {d.url for d in queue.deliveries.values()} == {A, B}
     directory.endpoints[f"ep-{A}"] = directory.endpoints[f"ep-{A}"].model_copy(update={"enabled": False})
-    await dispatcher.take_events([event(2)])
     directory.endpoints[f"ep-{B}"] = directory.endpoints[f"ep-{B}"].model_copy(update={"statuses": ["success"]})
     del directory.endpoints["ep-https://c.example.com/hook"]
-    await settle(dispatcher)
+    await dispatcher.take_events([event(2)])
     while await dispatcher.take_due():
         await settle(dispatcher)
-    assert sender.sent[3:] == []  # A's retry, and version 2 to B and C, were all still to be attempted
-    assert {d.url: d.state for d in queue.deliveries.values()} == {
-        B: DeliveryState.DELIVERED,  # version 1, before the changes
-        "https://c.example.com/hook": DeliveryState.DELIVERED,
-    }
+    assert sender.sent[3:] == []  # neither the retries of A and B, nor version 2 to any of them
+    assert queue.deliveries == {}  # the retries left the queue unattempted
 
 
 async def test_an_endpoint_failing_for_the_whole_period_is_disabled_and_announced_once() -> None:
