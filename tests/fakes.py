@@ -371,11 +371,13 @@ class FakePublisher:
 class FakeEndpointDirectory:
     def __init__(self, *endpoints: WebhookEndpointDocument) -> None:
         self.endpoints = {e.id: e for e in endpoints}
+        self.gets = 0
 
     async def of_merchant(self, merchant_id: str) -> list[WebhookEndpointDocument]:
         return [e for e in self.endpoints.values() if e.merchant_id == merchant_id]
 
     async def get(self, endpoint_id: str) -> WebhookEndpointDocument | None:
+        self.gets += 1
         return self.endpoints.get(endpoint_id)
 
 

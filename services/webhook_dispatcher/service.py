@@ -52,6 +52,8 @@ class Unqueued:
     still running: then it is being written to the queue (``queueing``), and its outcome is
     written there like a retry's once that write is done."""
 
+    endpoint: WebhookEndpointDocument | None = None
+    """The delivery's endpoint (None: an order URL), as its batch of events read it."""
     settled: bool = False
     queueing: asyncio.Future[None] | None = None
 
@@ -114,7 +116,7 @@ class Dispatcher:
         batches = batch_ids()
         deliveries: dict[str, WebhookDelivery] = {}  # by id: an event twice in a batch fans out once
         traces = list(traceparents) or [None] * len(events)
-        endpoints = {m: await self._endpoints.directory.of_merchant(m) for m in {e.merchant_id for e in events}}
+        endpoints = {m: await self._endpoints_on(m) for m in {e.merchant_id for e in events}}
         for event, traceparent in zip(events, traces, strict=True):
             body = webhook_body(event).decode()  # the same for every URL of the event
             for url, endpoint_id in delivery_targets(event, endpoints[event.merchant_id]).items():
@@ -122,13 +124,24 @@ class Dispatcher:
                 deliveries.setdefault(delivery.id, delivery)
         attempts = []
         for delivery in deliveries.values():
-            unqueued = Unqueued()
+            endpoint = next((e for e in endpoints[delivery.merchant_id] if e.id == delivery.endpoint_id), None)
+            unqueued = Unqueued(endpoint)
             attempts.append(Attempting(delivery, unqueued, await self._spawn(delivery, unqueued)))
         for interval in range(WAITS_BEFORE_QUEUEING_ALL):
             if not attempts:
                 break
             attempts = await self._wait_or_queue(attempts, last=interval == WAITS_BEFORE_QUEUEING_ALL - 1)
         await self._outcomes.flush()
+
+    async def _endpoints_on(self, merchant_id: str) -> list[WebhookEndpointDocument]:
+        """A merchant's endpoints that are on: read once for a batch of events, so that
+        first attempts need no read of their own (retries read theirs again)."""
+        found = []
+        for endpoint in await self._endpoints.directory.of_merchant(merchant_id):
+            health = await self._endpoints.health.get(endpoint.id)
+            if is_enabled(endpoint, health.disabled_at if health else None):
+                found.append(endpoint)
+        return found
 
     async def _wait_or_queue(self, attempts: list[Attempting], *, last: bool) -> list[Attempting]:
         """Wait up to ``ORDERS_WEBHOOK_QUEUE_AFTER_SECONDS`` for attempts to settle, queue
@@ -234,7 +247,10 @@ class Dispatcher:
             await self._postpone(delivery, unqueued, self._breakers.blocked_for(url))
             return
         try:
-            endpoint = await self._endpoint_wanting(delivery) if delivery.endpoint_id else None
+            if unqueued is not None:
+                endpoint = unqueued.endpoint  # as its batch of events just read it
+            else:
+                endpoint = await self._endpoint_wanting(delivery) if delivery.endpoint_id else None
             if delivery.endpoint_id and endpoint is None:  # deleted, disabled, or filtered out since
                 if not self._settled_here(unqueued):
                     await _queue_written(unqueued)

@@ -214,6 +214,19 @@ async def test_every_matching_endpoint_gets_the_event_once_signed_with_its_own_s
     assert set(sender.secrets.values()) == {(ENDPOINT_SECRET,)}
 
 
+async def test_first_attempts_use_the_endpoints_their_batch_read_and_retries_read_theirs_again() -> None:
+    queue, sender = FakeDeliveryQueue(), FakeSender({A: [500]})
+    endpoints, _ = fake_endpoints(webhook_endpoint(A), webhook_endpoint(B))
+    directory = endpoints.directory
+    assert isinstance(directory, FakeEndpointDirectory)
+    dispatcher = Dispatcher(queue, FakeSecrets(), sender, settings("0,0"), endpoints)
+    await dispatcher.take_events([event(1), event(2)])
+    assert (len(sender.sent), directory.gets) == (4, 0)
+    while await dispatcher.take_due():
+        await settle(dispatcher)
+    assert (len(sender.sent), directory.gets) == (6, 2)  # A's two retries each read A as it is now
+
+
 async def test_a_disable_a_filter_change_or_a_delete_stops_what_was_not_attempted_yet() -> None:
     queue, sender = FakeDeliveryQueue(), FakeSender({A: [500], B: [500]})
     endpoints, _ = fake_endpoints(webhook_endpoint(A), webhook_endpoint(B), webhook_endpoint(C))
