@@ -1,6 +1,6 @@
 """What the dispatcher does: fan each event out into deliveries, attempt each at once, record
 every attempt, and queue only what must survive: failures with their next try, postponed
-deliveries, and attempts still running when the events' batch is committed."""
+deliveries, and attempts the events' batch does not wait for."""
 
 import asyncio
 import logging
@@ -48,9 +48,9 @@ its attempts at most (see ``Dispatcher._wait_or_queue``)."""
 @dataclass(eq=False)
 class Unqueued:
     """A delivery attempted straight from its event, not (yet) in the queue. Its outcome is
-    ``settled`` with the events' batch, unless the batch was committed while the attempt was
-    still running: then it is being written to the queue (``queueing``), and its outcome is
-    written there like a retry's once that write is done."""
+    ``settled`` with the events' batch, unless the batch did not wait for the attempt: then
+    the delivery is written to the queue (``queueing``), and its outcome is written there
+    like a retry's once that write is done."""
 
     endpoint: WebhookEndpointDocument | None = None
     """The delivery's endpoint (None: an order URL), as its batch of events read it."""
@@ -424,13 +424,17 @@ class Dispatcher:
         is attempted again by whichever dispatcher runs next."""
         if self._in_flight:
             logger.info("waiting for %d webhook attempts in flight", len(self._in_flight))
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self._in_flight and (left := deadline - asyncio.get_running_loop().time()) > 0:
-            await asyncio.wait(set(self._in_flight), timeout=min(left, 0.1))
-            await self._outcomes.flush()
-        for task in set(self._in_flight):
-            task.cancel()
-        await self._outcomes.flush()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while self._in_flight and (left := deadline - loop.time()) > 0:
+                await asyncio.wait(set(self._in_flight), timeout=min(left, 0.1))
+                await asyncio.wait_for(self._outcomes.flush(), timeout=max(deadline - loop.time(), 1.0))
+            for task in set(self._in_flight):
+                task.cancel()
+            await asyncio.wait_for(self._outcomes.flush(), timeout=max(deadline - loop.time(), 1.0))
+        except TimeoutError:  # the database is away: their events were not committed either
+            logger.warning("webhook outcomes were not written before shutdown: their deliveries are attempted again")
 
 
 async def _queue_written(unqueued: Unqueued | None) -> None:

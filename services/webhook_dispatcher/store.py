@@ -27,6 +27,7 @@ from schemas.storage.webhooks import (
 )
 from schemas.webhook_commands import DeadLetterSelector, RecoverDeliveries
 from services.shared.mongo import Database, Document, Indexes, insert_new
+from services.shared.retry import MONGO_UNAVAILABLE, until_available
 
 from .metrics import DEAD_LETTERS, DELIVERIES_WAITING
 from .queries import EndpointHealthQueries, dead_letter_filter, recoverable_filters
@@ -119,9 +120,11 @@ class DeliveryStore:
         self._attempts = db[WEBHOOK_ATTEMPTS]
 
     async def add(self, deliveries: list[WebhookDelivery]) -> list[WebhookDelivery]:
-        """Store new deliveries; returns those that were not stored before (an event
-        delivered twice by Kafka fans out once)."""
-        new = await insert_new(self._deliveries, [_to_document(d) for d in deliveries])
+        """Store new deliveries; returns those that were not stored before. Waits while
+        MongoDB is out of reach: the batch of events whose attempts were made must not be
+        handled again (and its webhooks sent again) only because its write failed."""
+        documents = [_to_document(d) for d in deliveries]
+        new = await until_available("MongoDB", lambda: insert_new(self._deliveries, documents), MONGO_UNAVAILABLE)
         return [d for d, is_new in zip(deliveries, new, strict=True) if is_new]
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]:
@@ -141,6 +144,10 @@ class DeliveryStore:
         return claimed
 
     async def record_outcomes(self, outcomes: "Outcomes") -> None:
+        """``_write_outcomes``, waiting while MongoDB is out of reach (as ``add`` does)."""
+        await until_available("MongoDB", lambda: self._write_outcomes(outcomes), MONGO_UNAVAILABLE)
+
+    async def _write_outcomes(self, outcomes: "Outcomes") -> None:
         """Write a batch of finished attempts: append them to the history, take delivered
         deliveries out of the queue, postpone and reschedule (or dead-letter) the others.
         FerretDB commits every statement of a write on its own and reads the whole queue for

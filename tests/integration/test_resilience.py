@@ -18,7 +18,11 @@ from aiokafka import AIOKafkaConsumer
 from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
 from schemas.commands import ConfirmOrder
+from schemas.events import OrderEvent
+from schemas.order import OrderStatus
 from schemas.storage.webhooks import WEBHOOK_DELIVERIES
+from services.domain.creation import build_order
+from services.domain.events import event_for
 from services.order_writer.claims import CommandClaims
 from services.shared.mongo import close_client, open_database
 from services.webhook_dispatcher.store import DeliveryStore, Outcomes
@@ -273,3 +277,53 @@ async def test_bursts_of_updates_do_not_wedge_the_database(stack: Stack) -> None
     finally:
         await client.drop_database(scratch.name)
         await close_client(client)
+
+
+def _order_event(merchant_id: str, urls: list[str]) -> OrderEvent:
+    """The creation event of a new order with ``urls``, as the writer would publish it."""
+    now = utc_now()
+    checkout = demo_checkout(merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout
+    command = create_command(merchant_id, checkout.id, webhook_urls=urls)
+    return event_for(build_order(command, checkout, OrderStatus.CREATED, now), "order.status.updated", None, now)
+
+
+async def test_a_webhook_whose_write_waits_for_the_database_is_sent_once(
+    proxied_stack: tuple[Stack, TcpProxy], receiver: WebhookReceiver
+) -> None:
+    """Attempt first, then write: the database goes away while an attempt is on the wire.
+    The batch's write waits for it (the dispatcher says so) instead of failing the batch,
+    which would have it handled, and its webhook sent, again. A later event on the same
+    partition shows the batch done: its webhook arrived once, its attempt is in the
+    history once."""
+    stack, proxy = proxied_stack
+    await stack.start()
+    merchant = await stack.merchant()
+    warm = receiver.url("ok", uuid.uuid4().hex)
+    checkout = await stack.checkout(merchant.merchant_id)
+    await stack.create_order(merchant.api_key, checkout.checkout.id, webhookUrls=[warm])
+    await receiver.wait_for(warm)  # the dispatcher has the merchant's signing secrets by now
+    dispatcher = stack.processes["dispatcher"]
+
+    def waiting() -> int:
+        log = dispatcher.log()
+        return log.count("MongoDB is not reachable yet") + log.count("waits for its dependencies")
+
+    async def waited_more(than: int) -> bool:
+        return waiting() > than
+
+    slow = receiver.url("slow", uuid.uuid4().hex)  # answers after 1 s
+    event = _order_event(merchant.merchant_id, [slow])
+    before = waiting()
+    await stack.publish(stack.settings.topics.order_events, event, event.order_id)
+    await receiver.wait_for(slow)
+    await proxy.cut()
+    await eventually(functools.partial(waited_more, before), timeout=30)
+    await proxy.restore()
+
+    witness = receiver.url("ok", uuid.uuid4().hex)
+    later = _order_event(merchant.merchant_id, [witness])
+    await stack.publish(stack.settings.topics.order_events, later, event.order_id)  # the first one's partition
+    await receiver.wait_for(witness, timeout=60)
+    assert len(receiver.at(slow)) == 1
+    attempts = [a async for a in stack.db.webhook_attempts.find({"orderId": event.order_id})]
+    assert [(a["url"], a["attempt"], a["outcome"]) for a in attempts] == [(slow, 1, "delivered")]
