@@ -478,31 +478,25 @@ class OutcomeRecorder:
     ) -> None:
         """Gather the outcome of a delivery in the queue, once there is room."""
         await self._room.acquire()
-        self._gathered.held += 1
-        self.gather(attempt, delivered=delivered, postponed=postponed, rescheduled=rescheduled, dropped=dropped)
+        gathered = self._gathered
+        gathered.held += 1
+        if attempt is not None:
+            gathered.attempts.append(attempt)
+        if delivered is not None:
+            gathered.delivered.append(delivered)
+        if postponed is not None:
+            gathered.postponed.append(postponed)
+        if rescheduled is not None:
+            gathered.rescheduled.append(rescheduled)
+        if dropped is not None:
+            gathered.dropped.append(dropped)
 
-    def gather(
-        self,
-        attempt: WebhookAttempt | None = None,
-        *,
-        delivered: tuple[str, str] | None = None,
-        postponed: tuple[str, str, datetime] | None = None,
-        rescheduled: tuple[str, dict[str, Any]] | None = None,
-        dropped: tuple[str, str] | None = None,
-        queued: WebhookDelivery | None = None,
-    ) -> None:
-        """Gather an outcome at once. Those of deliveries attempted straight from their
-        events come this way: their batch of events waits for their write, which bounds them."""
+    def gather(self, attempt: WebhookAttempt | None = None, *, queued: WebhookDelivery | None = None) -> None:
+        """Gather, at once, the outcome of a delivery attempted straight from its event: its
+        attempt, and the delivery itself if it must wait in the queue (a failure, a
+        postponement). Its batch of events waits for their write, which bounds them."""
         if attempt is not None:
             self._gathered.attempts.append(attempt)
-        if delivered is not None:
-            self._gathered.delivered.append(delivered)
-        if postponed is not None:
-            self._gathered.postponed.append(postponed)
-        if rescheduled is not None:
-            self._gathered.rescheduled.append(rescheduled)
-        if dropped is not None:
-            self._gathered.dropped.append(dropped)
         if queued is not None:
             self._gathered.queued.append(queued)
 
