@@ -25,14 +25,9 @@ import aiohttp
 from aiokafka import AIOKafkaProducer
 
 from schemas.base import utc_now
-from schemas.checkout import CheckoutStatus
-from schemas.order import OrderStatus
-from services.domain.creation import build_order
 from services.domain.endpoints import EVENT_TYPES
-from services.domain.events import event_for
 from services.ingress.endpoint_store import EndpointStore
-from tests.support.commands import create_command
-from tests.support.demo import demo_checkout
+from tests.support.commands import creation_event
 from tests.support.stack import free_port
 
 from .common import deployment, machine
@@ -70,13 +65,7 @@ async def bare_loop(base: str, seconds: float = 8, in_flight: int = 64) -> float
 
 def events(merchant_id: str, urls: list[str], count: int) -> list[bytes]:
     now = utc_now()
-    out = []
-    for _ in range(count):
-        checkout = demo_checkout(merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout
-        command = create_command(merchant_id, checkout.id, webhook_urls=urls, requested_at=now)
-        record = build_order(command, checkout, OrderStatus.CREATED, now)
-        out.append(event_for(record, "order.status.updated", None, now).model_dump_json().encode())
-    return out
+    return [creation_event(merchant_id, urls, now).model_dump_json().encode() for _ in range(count)]
 
 
 async def dispatch(

@@ -18,15 +18,11 @@ from aiokafka import AIOKafkaConsumer
 from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
 from schemas.commands import ConfirmOrder
-from schemas.events import OrderEvent
-from schemas.order import OrderStatus
 from schemas.storage.webhooks import WEBHOOK_DELIVERIES
-from services.domain.creation import build_order
-from services.domain.events import event_for
 from services.order_writer.claims import CommandClaims
 from services.shared.mongo import close_client, open_database
 from services.webhook_dispatcher.store import DeliveryStore, Outcomes
-from tests.support.commands import command_fields, create_command
+from tests.support.commands import command_fields, create_command, creation_event
 from tests.support.demo import demo_checkout
 from tests.support.infrastructure import Infrastructure
 from tests.support.proxy import TcpProxy
@@ -279,14 +275,6 @@ async def test_bursts_of_updates_do_not_wedge_the_database(stack: Stack) -> None
         await close_client(client)
 
 
-def _order_event(merchant_id: str, urls: list[str]) -> OrderEvent:
-    """The creation event of a new order with ``urls``, as the writer would publish it."""
-    now = utc_now()
-    checkout = demo_checkout(merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout
-    command = create_command(merchant_id, checkout.id, webhook_urls=urls)
-    return event_for(build_order(command, checkout, OrderStatus.CREATED, now), "order.status.updated", None, now)
-
-
 async def test_a_webhook_whose_write_waits_for_the_database_is_sent_once(
     proxied_stack: tuple[Stack, TcpProxy], receiver: WebhookReceiver
 ) -> None:
@@ -312,7 +300,7 @@ async def test_a_webhook_whose_write_waits_for_the_database_is_sent_once(
         return waiting() > than
 
     slow = receiver.url("slow", uuid.uuid4().hex)  # answers after 1 s
-    event = _order_event(merchant.merchant_id, [slow])
+    event = creation_event(merchant.merchant_id, [slow])
     before = waiting()
     await stack.publish(stack.settings.topics.order_events, event, event.order_id)
     await receiver.wait_for(slow)
@@ -321,7 +309,7 @@ async def test_a_webhook_whose_write_waits_for_the_database_is_sent_once(
     await proxy.restore()
 
     witness = receiver.url("ok", uuid.uuid4().hex)
-    later = _order_event(merchant.merchant_id, [witness])
+    later = creation_event(merchant.merchant_id, [witness])
     await stack.publish(stack.settings.topics.order_events, later, event.order_id)  # the first one's partition
     await receiver.wait_for(witness, timeout=60)
     assert len(receiver.at(slow)) == 1
