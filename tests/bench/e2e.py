@@ -13,11 +13,13 @@ accepted -> stored -> on order.events -> received by a webhook URL.
 
 The load generator and the webhook receiver share this process (one clock for both ends).
 
-    python -m tests.bench.e2e      (after `make services`)
+    python -m tests.bench.e2e                       (after `make services`)
+    python -m tests.bench.e2e --rate 110 [SECONDS]  (only a steady state at 110/s, default 40 s)
 """
 
 import asyncio
 import statistics
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -196,5 +198,38 @@ async def main() -> None:
         await receiver.stop()
 
 
+async def fixed_rate(rate: float, seconds: float) -> None:
+    """Only a steady state, at a rate given rather than half a capacity just measured: for
+    comparing two versions under the same load (run each from its own tree, alternating)."""
+    stack = deployment("e2e-fixed")
+    receiver = WebhookReceiver()
+    await receiver.start()
+    await stack.start()
+    try:
+        merchant = await stack.merchant()
+        checkouts = await paid_checkouts_in_view(stack, merchant.merchant_id, int(rate * seconds) + 100)
+        url = receiver.url("ok", uuid.uuid4().hex)
+        headers = {"Authorization": f"Bearer {merchant.api_key}"}
+        async with aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=256)) as session:
+            load = Load(stack, session, [c.id for c in checkouts], url)
+            warm = await load.offer(10, 2)
+            await collect(warm, receiver, url)
+            run = await load.offer(rate, seconds, sample_visibility=True)
+            await collect(run, receiver, url)
+        webhook, visible = sorted(run.latencies()), sorted(run.visible)
+        print(f"machine: {machine()}")
+        print(
+            f"  {rate:g}/s for {seconds:g}s: {len(run.arrived)} of {len(run.posted)} delivered; POST -> webhook "
+            f"p50 {statistics.median(webhook) * 1000:.0f} ms, p99 {p99(webhook) * 1000:.0f} ms; POST -> visible "
+            f"p50 {statistics.median(visible) * 1000:.0f} ms, p99 {p99(visible) * 1000:.0f} ms"
+        )
+    finally:
+        await stack.close()
+        await receiver.stop()
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--rate"]:
+        asyncio.run(fixed_rate(float(sys.argv[2]), float(sys.argv[3]) if len(sys.argv) > 3 else 40))
+    else:
+        asyncio.run(main())
