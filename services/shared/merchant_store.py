@@ -5,6 +5,7 @@ authenticate and the dispatcher reads signing secrets. Lookups are cached in eac
 for ``cache_seconds`` (``ORDERS_API_KEY_CACHE_SECONDS``, default 5): a revoked key stops
 working within that time. The caches are bounded, so unknown keys cannot grow them."""
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,7 +104,7 @@ class MerchantStore:
     async def principal(self, api_key: str) -> Principal | None:
         """Who holds this key; None for an unknown or revoked one."""
         key_hash = api_key_hash(api_key)
-        if key_hash in self._principals:
+        with contextlib.suppress(KeyError):  # one look: an entry may run out between two
             return self._principals[key_hash]
         document = await self._keys.find_one({"_id": key_hash})
         found = (
@@ -115,8 +116,9 @@ class MerchantStore:
         return found
 
     async def webhook_secrets(self, merchant_id: str, *, fresh: bool = False) -> list[str]:
-        if not fresh and merchant_id in self._secrets:
-            return self._secrets[merchant_id]
+        if not fresh:
+            with contextlib.suppress(KeyError):
+                return self._secrets[merchant_id]
         document = await self._merchants.find_one({"_id": merchant_id})
         secrets = list(document.get("webhookSecrets", [])) if document else []
         self._secrets[merchant_id] = secrets

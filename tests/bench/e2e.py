@@ -18,10 +18,12 @@ The load generator and the webhook receiver share this process (one clock for bo
 """
 
 import asyncio
+import contextlib
 import statistics
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,86 +148,76 @@ def draw(steps: list[Run]) -> None:
     print(f"  picture: {PICTURE}")
 
 
-async def main() -> None:
-    stack = deployment("e2e")
+@contextlib.asynccontextmanager
+async def warmed_up(name: str, orders: int) -> AsyncIterator[tuple[Stack, Load, WebhookReceiver, str]]:
+    """A stack with ``orders`` paid checkouts in its view, a webhook receiver and its URL, and
+    a load generator that has sent a few orders through (keys cached, consumers assigned)."""
+    stack = deployment(name)
     receiver = WebhookReceiver()
     await receiver.start()
     await stack.start()
     try:
         merchant = await stack.merchant()
-        planned = sum(int(r * STEP_SECONDS) for r in STEPS) + 200 * STEADY_SECONDS + 100
-        checkouts = await paid_checkouts_in_view(stack, merchant.merchant_id, planned)
-        url = receiver.url("ok", uuid.uuid4().hex)
-        headers = {"Authorization": f"Bearer {merchant.api_key}"}
-        connector = aiohttp.TCPConnector(limit=256)
-        async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
-            load = Load(stack, session, [c.id for c in checkouts], url)
-            warm = await load.offer(10, 2)
-            await collect(warm, receiver, url)
-            print(f"machine: {machine()}")
-            steps: list[Run] = []
-            capacity = 0.0
-            for rate in STEPS:
-                run = await load.offer(rate, STEP_SECONDS)
-                await collect(run, receiver, url)
-                steps.append(run)
-                kept_up = run.failures == 0 and len(run.arrived) == len(run.posted) and p99(run.latencies()) < 5
-                print(
-                    f"  offered {rate:>4}/s: {len(run.posted)} accepted, {len(run.arrived)} delivered at "
-                    f"{run.delivered_rate():6.1f}/s, POST -> webhook p99 {p99(run.latencies()) * 1000:8.0f} ms, "
-                    f"{run.failures} not accepted{'' if kept_up else '  (did not keep up: stepping stops)'}",
-                    flush=True,
-                )
-                if not kept_up:
-                    break
-                capacity = max(capacity, run.delivered_rate())
-            record("sustained end-to-end orders/s", capacity, 300, "orders/s", steps=[s.offered for s in steps])
-            half = max(capacity / 2, 1.0)
-            steady = await load.offer(half, STEADY_SECONDS, sample_visibility=True)
-            await collect(steady, receiver, url)
-            lost = len(steady.posted) - len(steady.arrived)
-            print(
-                f"  steady state at {half:.0f}/s for {STEADY_SECONDS}s: "
-                f"{len(steady.posted)} accepted, {lost} not delivered"
-            )
-            record("POST -> webhook p99 at half capacity", p99(steady.latencies()) * 1000, 1000, "ms", at_least=False)
-            record("POST -> visible in GET p99 at half capacity", p99(steady.visible) * 1000, 500, "ms", at_least=False)
-        for name, process in stack.processes.items():
-            record(f"peak RSS of the {name}", peak_rss_mib(process.pid), None, "MiB")
-        draw(steps)
-    finally:
-        await stack.close()
-        await receiver.stop()
-
-
-async def fixed_rate(rate: float, seconds: float) -> None:
-    """Only a steady state, at a rate given rather than half a capacity just measured: for
-    comparing two versions under the same load (run each from its own tree, alternating)."""
-    stack = deployment("e2e-fixed")
-    receiver = WebhookReceiver()
-    await receiver.start()
-    await stack.start()
-    try:
-        merchant = await stack.merchant()
-        checkouts = await paid_checkouts_in_view(stack, merchant.merchant_id, int(rate * seconds) + 100)
+        checkouts = await paid_checkouts_in_view(stack, merchant.merchant_id, orders + 20)
         url = receiver.url("ok", uuid.uuid4().hex)
         headers = {"Authorization": f"Bearer {merchant.api_key}"}
         async with aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=256)) as session:
             load = Load(stack, session, [c.id for c in checkouts], url)
             warm = await load.offer(10, 2)
             await collect(warm, receiver, url)
-            run = await load.offer(rate, seconds, sample_visibility=True)
-            await collect(run, receiver, url)
-        webhook, visible = sorted(run.latencies()), sorted(run.visible)
-        print(f"machine: {machine()}")
-        print(
-            f"  {rate:g}/s for {seconds:g}s: {len(run.arrived)} of {len(run.posted)} delivered; POST -> webhook "
-            f"p50 {statistics.median(webhook) * 1000:.0f} ms, p99 {p99(webhook) * 1000:.0f} ms; POST -> visible "
-            f"p50 {statistics.median(visible) * 1000:.0f} ms, p99 {p99(visible) * 1000:.0f} ms"
-        )
+            yield stack, load, receiver, url
     finally:
         await stack.close()
         await receiver.stop()
+
+
+async def main() -> None:
+    steps: list[Run] = []
+    planned = sum(int(r * STEP_SECONDS) for r in STEPS) + 200 * STEADY_SECONDS + 100
+    async with warmed_up("e2e", planned) as (stack, load, receiver, url):
+        print(f"machine: {machine()}")
+        capacity = 0.0
+        for rate in STEPS:
+            run = await load.offer(rate, STEP_SECONDS)
+            await collect(run, receiver, url)
+            steps.append(run)
+            kept_up = run.failures == 0 and len(run.arrived) == len(run.posted) and p99(run.latencies()) < 5
+            print(
+                f"  offered {rate:>4}/s: {len(run.posted)} accepted, {len(run.arrived)} delivered at "
+                f"{run.delivered_rate():6.1f}/s, POST -> webhook p99 {p99(run.latencies()) * 1000:8.0f} ms, "
+                f"{run.failures} not accepted{'' if kept_up else '  (did not keep up: stepping stops)'}",
+                flush=True,
+            )
+            if not kept_up:
+                break
+            capacity = max(capacity, run.delivered_rate())
+        record("sustained end-to-end orders/s", capacity, 300, "orders/s", steps=[s.offered for s in steps])
+        half = max(capacity / 2, 1.0)
+        steady = await load.offer(half, STEADY_SECONDS, sample_visibility=True)
+        await collect(steady, receiver, url)
+        lost = len(steady.posted) - len(steady.arrived)
+        print(f"  steady state at {half:.0f}/s for {STEADY_SECONDS}s: ", end="")
+        print(f"{len(steady.posted)} accepted, {lost} not delivered")
+        record("POST -> webhook p99 at half capacity", p99(steady.latencies()) * 1000, 1000, "ms", at_least=False)
+        record("POST -> visible in GET p99 at half capacity", p99(steady.visible) * 1000, 500, "ms", at_least=False)
+        for name, process in stack.processes.items():
+            record(f"peak RSS of the {name}", peak_rss_mib(process.pid), None, "MiB")
+    draw(steps)
+
+
+async def fixed_rate(rate: float, seconds: float) -> None:
+    """Only a steady state, at a rate given rather than half a capacity just measured: for
+    comparing two versions under the same load (run each from its own tree, alternating)."""
+    async with warmed_up("e2e-fixed", int(rate * seconds)) as (_, load, receiver, url):
+        run = await load.offer(rate, seconds, sample_visibility=True)
+        await collect(run, receiver, url)
+    webhook, visible = run.latencies(), run.visible
+    print(f"machine: {machine()}")
+    print(
+        f"  {rate:g}/s for {seconds:g}s: {len(run.arrived)} of {len(run.posted)} delivered; POST -> webhook "
+        f"p50 {statistics.median(webhook) * 1000:.0f} ms, p99 {p99(webhook) * 1000:.0f} ms; POST -> visible "
+        f"p50 {statistics.median(visible) * 1000:.0f} ms, p99 {p99(visible) * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -50,3 +50,32 @@ async def test_unknown_keys_cannot_grow_the_cache_without_bound() -> None:
         await store.principal(f"bogus-{n}")
     await store.principal("bogus-0")
     assert keys.lookups == CACHED_KEYS + 2  # ...but the oldest entry made way for newer ones
+
+
+class SteppingClock:
+    """A clock that moves on by ``step`` every time it is read."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+async def test_an_entry_running_out_during_a_lookup_is_looked_up_again_not_an_error() -> None:
+    """Under load an entry ran out between "is it cached?" and "give it to me", and the
+    request got a 500 (KeyError). Each read of the clock here moves it on by 3 s of a 5 s
+    cache, so an entry runs out while it is being looked up; both caches are shown."""
+    for lookup in ("principal", "webhook_secrets"):
+        keys, merchants = Collection(), Collection()
+        db: Any = {API_KEYS: keys, "merchants": merchants}
+        store = MerchantStore(db, cache_seconds=5, timer=SteppingClock(step=3.0))
+        keys.documents[api_key_hash("ok_key")] = {"merchantId": "m1", "admin": False, "revokedAt": None}
+        merchants.documents["m1"] = {"webhookSecrets": ["whsec_one"]}
+        for _ in range(10):
+            if lookup == "principal":
+                assert await store.principal("ok_key") == Principal("m1", admin=False)
+            else:
+                assert await store.webhook_secrets("m1") == ["whsec_one"]
+        assert keys.lookups + merchants.lookups > 1  # entries did run out on the way
