@@ -193,14 +193,10 @@ class FakeDeliveryQueue:
         self.added: list[list[str]] = []
         """The URLs of each write of new deliveries to the queue, in order."""
 
-    async def add(self, deliveries: list[WebhookDelivery]) -> list[WebhookDelivery]:
+    async def add(self, deliveries: list[WebhookDelivery]) -> None:
         self.added.append([d.url for d in deliveries])
-        new = []
         for delivery in deliveries:  # a unique _id: a second copy, even in one batch, is refused
-            if delivery.id not in self.deliveries:
-                self.deliveries[delivery.id] = delivery.model_copy()
-                new.append(delivery)
-        return new
+            self.deliveries.setdefault(delivery.id, delivery.model_copy())
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]:
         due = [

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 
 class DeliveryQueue(Protocol):
-    async def add(self, deliveries: list[WebhookDelivery]) -> list[WebhookDelivery]: ...
+    async def add(self, deliveries: list[WebhookDelivery]) -> None:
+        """Queue deliveries (one already queued, by an event delivered twice, stays as it is)."""
+        ...
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]: ...
 

@@ -117,6 +117,7 @@ class Dispatcher:
         deliveries: dict[str, WebhookDelivery] = {}  # by id: an event twice in a batch fans out once
         traces = list(traceparents) or [None] * len(events)
         endpoints = {m: await self._endpoints_on(m) for m in {e.merchant_id for e in events}}
+        endpoint_of = {e.id: e for merchant_endpoints in endpoints.values() for e in merchant_endpoints}
         for event, traceparent in zip(events, traces, strict=True):
             body = webhook_body(event).decode()  # the same for every URL of the event
             for url, endpoint_id in delivery_targets(event, endpoints[event.merchant_id]).items():
@@ -124,8 +125,7 @@ class Dispatcher:
                 deliveries.setdefault(delivery.id, delivery)
         attempts = []
         for delivery in deliveries.values():
-            endpoint = next((e for e in endpoints[delivery.merchant_id] if e.id == delivery.endpoint_id), None)
-            unqueued = Unqueued(endpoint)
+            unqueued = Unqueued(endpoint_of.get(delivery.endpoint_id) if delivery.endpoint_id else None)
             attempts.append(Attempting(delivery, unqueued, await self._spawn(delivery, unqueued)))
         for interval in range(WAITS_BEFORE_QUEUEING_ALL):
             if not attempts:

@@ -119,13 +119,12 @@ class DeliveryStore:
         self._deliveries = db[WEBHOOK_DELIVERIES]
         self._attempts = db[WEBHOOK_ATTEMPTS]
 
-    async def add(self, deliveries: list[WebhookDelivery]) -> list[WebhookDelivery]:
-        """Store new deliveries; returns those that were not stored before. Waits while
-        MongoDB is out of reach: the batch of events whose attempts were made must not be
-        handled again (and its webhooks sent again) only because its write failed."""
+    async def add(self, deliveries: list[WebhookDelivery]) -> None:
+        """Queue deliveries; one queued before keeps its document. Waits while MongoDB is out
+        of reach: the batch of events whose attempts were made must not be handled again (and
+        its webhooks sent again) only because its write failed."""
         documents = [_to_document(d) for d in deliveries]
-        new = await until_available("MongoDB", lambda: insert_new(self._deliveries, documents), MONGO_UNAVAILABLE)
-        return [d for d, is_new in zip(deliveries, new, strict=True) if is_new]
+        await until_available("MongoDB", lambda: insert_new(self._deliveries, documents), MONGO_UNAVAILABLE)
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]:
         """Take up to ``limit`` deliveries that are due and not leased by a live worker, as
