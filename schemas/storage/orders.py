@@ -1,35 +1,85 @@
 """The order-writer's documents: orders, its view of checkouts, parked creates, the command
 log and how far it has read ``checkout.events``."""
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from schemas.base import Timestamp, WireModel
 from schemas.checkout import Checkout
 from schemas.commands import OrderCreateCommand
 from schemas.events import OrderEvent
-from schemas.order import OrderRecord
+from schemas.order import OrderRecord, OrderStatus
 
 ORDERS = "orders"
 CHECKOUTS = "checkouts"
 PARKED_CREATES = "parked_creates"
 COMMAND_LOG = "command_log"
 CHECKOUT_PROGRESS = "checkout_progress"
+ORDER_SPANS = "order_spans"
 PUBLISHED_CREATIONS = "published_creations"
 """``{_id: order id}`` of each order created in a batch whose events Kafka has: see
 ``OrderWriter._create_together``."""
 
 
-class OrderDocument(OrderRecord):
-    """An order with the commands applied to it and its unpublished events (the outbox),
-    so that a change, its dedupe mark and its event are one atomic document write."""
+class OrderDocument(WireModel):
+    """An order as the writer stores it, in one document, so that every change, its dedupe
+    mark and its event (the outbox) are one atomic write.
 
+    The whole order (an ``OrderRecord``, returns included) is one JSON text, ``record``; beside
+    it, at the top level, stand copies of the fields that queries filter, sort or condition on,
+    written from the same record in the same write. FerretDB v1 decodes a stored document
+    field by field: an order of forty-odd fields costs it about five times what the same order
+    as one text does (docs/design.md, "How an order is stored"), and reads never look inside
+    the record."""
+
+    id: str
+    merchant_id: str
+    checkout_id: str
+    user_id: str | None = None
+    idempotency_key: str | None = None
+    payment_reference: str | None = None
+    amount: int | None = None
+    currency: str | None = None
+    status: OrderStatus
+    created_at: Timestamp
+    created_day: str
+    """``createdAt``'s UTC date (``2026-11-28``): reports and exports read a day at a time by
+    equality, which FerretDB v1 serves from an index where it serves no range."""
+    version: int
+    record: str
     outbox: list[OrderEvent] = []
     outbox_since: Timestamp | None = None
     applied_commands: list[str] = []
-    created_day: str = ""
-    """``createdAt``'s UTC date (``2026-11-28``): reports and exports read a day at a time by
-    equality, which FerretDB v1 serves from an index where it serves no range."""
+
+    @classmethod
+    def of(cls, record: OrderRecord, **state: Any) -> "OrderDocument":
+        return cls(
+            id=record.id,
+            merchant_id=record.merchant_id,
+            checkout_id=record.checkout_id,
+            user_id=record.user_id,
+            idempotency_key=record.idempotency_key,
+            payment_reference=record.payment_reference,
+            amount=record.amount,
+            currency=record.currency,
+            status=record.status,
+            created_at=record.created_at,
+            created_day=record.created_at.astimezone(UTC).date().isoformat(),
+            version=record.version,
+            record=record.model_dump_json(),
+            **state,
+        )
+
+    def order_record(self) -> OrderRecord:
+        return OrderRecord.model_validate_json(self.record)
+
+
+class OrderSpan(WireModel):
+    """Under the merchant's id: none of its orders was created before ``first_created_at``.
+    Moved back (``$min``) before a batch of orders is inserted, so that it is never late; an
+    export starts from it."""
+
+    first_created_at: Timestamp
 
 
 class CheckoutDocument(WireModel):

@@ -73,6 +73,24 @@ class OrderQuery:
     sort_field: str = "createdAt"
     sort_direction: Literal[1, -1] = -1
 
+    def equal_to(self, field: str) -> Scalar | None:
+        """The one value an ``eq`` condition on ``field`` asks for, if there is one."""
+        for condition in self.conditions:
+            if condition.field == field and condition.operator == "eq" and len(condition.values) == 1:
+                return condition.values[0]
+        return None
+
+    def created_after(self) -> datetime | None:
+        """The latest lower bound the conditions put on ``createdAt`` (None: none)."""
+        bounds = [
+            value
+            for condition in self.conditions
+            if condition.field == "createdAt" and condition.operator in ("eq", "gt", "gte")
+            for value in condition.values
+            if isinstance(value, datetime)
+        ]
+        return max(bounds, default=None)
+
     @property
     def includes_returns(self) -> bool:
         """Returns are shown only when the query names orders by id or idempotency key."""

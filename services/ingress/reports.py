@@ -48,4 +48,4 @@ async def reconciliation_json(records: AsyncIterator[OrderRecord]) -> AsyncItera
 async def orders_ndjson(records: AsyncIterator[OrderRecord]) -> AsyncIterator[bytes]:
     """One order (as ``GET /orders`` shows it, without returns) per line."""
     async for chunk in _chunks(records):
-        yield b"".join(r.as_order().model_dump_json().encode() + b"\n" for r in chunk)
+        yield b"".join(r.order_json().encode() + b"\n" for r in chunk)

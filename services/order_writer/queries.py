@@ -11,11 +11,12 @@ from pymongo.asynchronous.cursor import AsyncCursor
 
 from schemas.checkout import Checkout
 from schemas.order import OrderRecord
-from schemas.storage.orders import CHECKOUTS, ORDERS, CheckoutClaim, CheckoutDocument
+from schemas.storage.orders import CHECKOUTS, ORDER_SPANS, ORDERS, CheckoutClaim, CheckoutDocument, OrderSpan
 from services.domain.queries import Condition, OrderQuery, expand_status
 from services.shared.mongo import Database, Document
 
-_INTERNAL_FIELDS = {"_id": 0, "outbox": 0, "appliedCommands": 0, "outboxSince": 0, "createdDay": 0}
+_RECORD_ONLY = {"_id": 0, "record": 1}
+_STREAMED = {"_id": 0, "createdAt": 1, "id": 1, "record": 1}
 _STORED_AS = {"id": "_id"}
 """An order's id is its ``_id`` (the primary key, always indexed)."""
 _OPERATORS = {
@@ -59,23 +60,21 @@ def _clause(condition: Condition) -> Document:
     return {_OPERATORS[operator]: values[0]}
 
 
-def created_day_of(at: datetime) -> str:
-    return at.astimezone(UTC).date().isoformat()
-
-
 def from_document(document: Document) -> OrderRecord:
-    return OrderRecord.model_validate({k: v for k, v in document.items() if k not in _INTERNAL_FIELDS})
+    """The order of a stored document read with ``_RECORD_ONLY`` (see ``OrderDocument``)."""
+    return OrderRecord.model_validate_json(document["record"])
 
 
 class OrderQueries:
     def __init__(self, db: Database) -> None:
         self._orders = db[ORDERS]
+        self._spans = db[ORDER_SPANS]
 
     async def get(self, order_id: str, merchant_id: str | None) -> OrderRecord | None:
         scope: Document = {"_id": order_id}
         if merchant_id is not None:
             scope["merchantId"] = merchant_id
-        document = await self._orders.find_one(scope, _INTERNAL_FIELDS)
+        document = await self._orders.find_one(scope, _RECORD_ONLY)
         return from_document(document) if document else None
 
     async def find(self, query: OrderQuery, merchant_id: str | None) -> tuple[list[OrderRecord], int]:
@@ -100,23 +99,29 @@ class OrderQueries:
     ) -> AsyncIterator[OrderRecord]:
         """Every order matching ``query`` created in ``[start, end)``, in ``createdAt`` order,
         read one day at a time (an equality on ``createdDay``, served from an index on MongoDB
-        and FerretDB alike), so that what is held at once is a day's orders, whatever the range."""
+        and FerretDB alike), so that what is held at once is a day's orders as stored texts,
+        whatever the range."""
         criteria = order_filter(query, merchant_id)
         day = start.astimezone(UTC).date()
         while day <= end.astimezone(UTC).date():
-            cursor = self._orders.find({**criteria, "createdDay": day.isoformat()}, _INTERNAL_FIELDS)
-            found = [from_document(d) async for d in cursor]
-            for record in sorted(found, key=lambda r: (r.created_at, r.id)):
-                if start <= record.created_at < end:
-                    yield record
+            cursor = self._orders.find({**criteria, "createdDay": day.isoformat()}, _STREAMED)
+            found = [(d["createdAt"], d["id"], d["record"]) async for d in cursor if start <= d["createdAt"] < end]
+            found.sort()
+            for _, _, text in found:
+                yield OrderRecord.model_validate_json(text)
             day += timedelta(days=1)
 
     async def earliest(self, query: OrderQuery, merchant_id: str | None) -> datetime | None:
-        """When the first order matching ``query`` was created (None: there is none)."""
-        found = await self._orders.find_one(
-            order_filter(query, merchant_id), {"createdAt": 1}, sort=[("createdAt", ASCENDING)]
-        )
-        return found["createdAt"] if found else None
+        """No order matching ``query`` was created before this (None: there is no order).
+        Read from ``ORDER_SPANS`` (one small document per merchant), not by sorting orders,
+        which FerretDB v1 does only after reading every one of them."""
+        scope = merchant_id or query.equal_to("merchantId")
+        found = [d async for d in self._spans.find({} if scope is None else {"_id": scope})]
+        if not found:
+            return None
+        first: datetime = min(OrderSpan.model_validate(d).first_created_at for d in found)
+        after = query.created_after()
+        return first if after is None else max(first, after)
 
     async def explain(self, query: OrderQuery, merchant_id: str | None) -> Document:
         """The database's plan for the page ``find`` reads, to check that an index serves it."""
@@ -126,7 +131,7 @@ class OrderQueries:
     def _page_cursor(self, query: OrderQuery, criteria: Document) -> AsyncCursor[Document]:
         direction = ASCENDING if query.sort_direction == 1 else DESCENDING
         return (
-            self._orders.find(criteria, _INTERNAL_FIELDS)
+            self._orders.find(criteria, _RECORD_ONLY)
             .sort([(query.sort_field, query.sort_direction), ("id", direction)])
             .skip((query.page - 1) * query.page_size)
             .limit(query.page_size)

@@ -4,7 +4,7 @@ view of checkouts, parked creates, the command log and its progress on ``checkou
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
@@ -17,6 +17,7 @@ from schemas.order import OrderRecord
 from schemas.storage.orders import (
     CHECKOUT_PROGRESS,
     CHECKOUTS,
+    ORDER_SPANS,
     ORDERS,
     PARKED_CREATES,
     PUBLISHED_CREATIONS,
@@ -33,7 +34,7 @@ from services.shared.mongo import Database, Document, Indexes, insert_new
 
 from .claims import CommandClaims
 from .ports import NewOrder
-from .queries import CheckoutQueries, created_day_of
+from .queries import CheckoutQueries
 
 INDEXES: Indexes = {
     ORDERS: [
@@ -53,15 +54,22 @@ INDEXES: Indexes = {
 }
 
 
+def span_updates(records: Iterable[OrderRecord]) -> list[UpdateOne]:
+    """Move each merchant's ``OrderSpan`` back to its earliest order among ``records``."""
+    firsts: dict[str, datetime] = {}
+    for record in records:
+        firsts[record.merchant_id] = min(record.created_at, firsts.get(record.merchant_id, record.created_at))
+    return [UpdateOne({"_id": m}, {"$min": {"firstCreatedAt": at}}, upsert=True) for m, at in firsts.items()]
+
+
 def order_document(record: OrderRecord, **state: object) -> Document:
-    created_day = created_day_of(record.created_at)
-    document = OrderDocument.model_validate({**record.model_dump(), "created_day": created_day, **state})
-    return {"_id": record.id, **document.model_dump(mode="python")}
+    return {"_id": record.id, **OrderDocument.of(record, **state).model_dump(mode="python")}
 
 
 class OrderStore:
     def __init__(self, db: Database) -> None:
         self._orders = db[ORDERS]
+        self._spans = db[ORDER_SPANS]
 
     async def get_with_state(self, order_id: str) -> tuple[OrderRecord, list[str], list[OrderEvent]] | None:
         """An order with the ids of the commands applied to it and its unpublished events."""
@@ -69,13 +77,16 @@ class OrderStore:
         if document is None:
             return None
         stored = OrderDocument.model_validate(document)
-        record = OrderRecord.model_validate(stored.model_dump(exclude={"outbox", "outbox_since", "applied_commands"}))
-        return record, stored.applied_commands, stored.outbox
+        return stored.order_record(), stored.applied_commands, stored.outbox
 
     async def insert_many(self, new_orders: Sequence[NewOrder], *, swept: bool) -> list[bool]:
         """Store new orders, each with its first event in the outbox, with one bulk command;
         for each, whether it was stored (False: it existed). ``swept``: whether the stale-
-        outbox sweep should publish their events should nobody clear them in time."""
+        outbox sweep should publish their events should nobody clear them in time. Each
+        merchant's ``OrderSpan`` moves back first, with one more command."""
+        if not new_orders:
+            return []
+        await self._spans.bulk_write(span_updates(record for record, _, _ in new_orders), ordered=False)
         return await insert_new(
             self._orders,
             [

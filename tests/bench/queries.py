@@ -1,72 +1,91 @@
-"""GET /orders with 100,000 orders of 20 merchants stored: p50/p99 latency and requests per
-second for filter.userId, filter.status=$in:..., filter.id and the default first page.
+"""GET /orders by query shape, on the data set ``reads.py`` seeds: for one merchant's key
+each, every shape issue 9 names, pages 1 and 5, with one client and with eight, p50 and p99
+beside the limits (100 ms alone, 300 ms under eight clients).
 
-    make bench        (or: python -m tests.bench.queries)
+    make bench        (or: python -m tests.bench.reads, which seeds first)
 """
 
-import asyncio
 import random
-import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import httpx
 
-from tests.support.seed import seed_orders
+from schemas.base import wire_timestamp
+from tests.support.seed import SeededMerchant
 
-from .common import deployment, machine
 from .load import closed_loop
+from .results import record
 
-ORDERS = 100_000
-MERCHANTS = 20
-USERS_PER_MERCHANT = 500
+ALONE_LIMIT_MS = 100
+LOADED_LIMIT_MS = 300
+Params = Callable[[str], dict[str, str]]
 
 
-async def main() -> None:
-    stack = deployment("queries")
-    await stack.start("ingress")
+def shapes(known: dict[str, SeededMerchant], now: datetime) -> dict[str, Params]:
+    rng = random.Random(2)
+    return {
+        "default page": lambda m: {},
+        "filter.status=$in:success,canceled": lambda m: {"filter.status": "$in:success,canceled"},
+        "filter.amount=$gt:500000": lambda m: {"filter.amount": "$gt:500000"},
+        "filter.createdAt=$gte:(7 days ago)": lambda m: {
+            "filter.createdAt": "$gte:" + wire_timestamp(now - timedelta(days=7))
+        },
+        "filter.createdAt=$lt:(83 days ago)": lambda m: {
+            "filter.createdAt": "$lt:" + wire_timestamp(now - timedelta(days=83))
+        },
+        "filter.userId": lambda m: {"filter.userId": rng.choice(known[m].user_ids)},
+        "filter.id": lambda m: {"filter.id": rng.choice(known[m].order_ids)},
+        "filter.idempotencyKey": lambda m: {"filter.idempotencyKey": rng.choice(known[m].idempotency_keys)},
+    }
+
+
+async def measure(base_url: str, api_keys: dict[str, str], known: dict[str, SeededMerchant], now: datetime) -> None:
+    merchants = list(api_keys)
+    clients = {
+        m: httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {key}"},
+            limits=httpx.Limits(max_connections=16),
+            timeout=120,
+        )
+        for m, key in api_keys.items()
+    }
     try:
-        merchants = [(await stack.merchant()) for _ in range(MERCHANTS)]
-        started = time.monotonic()
-        known = await seed_orders(stack.db, [m.merchant_id for m in merchants], ORDERS, USERS_PER_MERCHANT)
-        print(f"machine: {machine()}")
-        print(f"seeded {ORDERS:,} orders of {MERCHANTS} merchants in {time.monotonic() - started:.1f}s")
-        rng = random.Random(2)
-        limits = httpx.Limits(max_connections=16)
-        clients = {
-            m.merchant_id: httpx.AsyncClient(
-                base_url=stack.base_url, headers={"Authorization": f"Bearer {m.api_key}"}, limits=limits, timeout=60
-            )
-            for m in merchants
-        }
+        for name, params in shapes(known, now).items():
+            for page in (1, 5):
 
-        def query(params_for: object) -> object:
-            async def send(i: int) -> int:
-                merchant = merchants[i % MERCHANTS].merchant_id
-                try:
-                    response = await clients[merchant].get("/orders", params=params_for(merchant))  # type: ignore[operator]
-                except httpx.TimeoutException:
-                    return 0  # counted as status 0
-                return response.status_code
+                async def send(i: int, params: Params = params, page: int = page) -> int:
+                    merchant = merchants[i % len(merchants)]
+                    try:
+                        response = await clients[merchant].get("/orders", params=params(merchant) | {"page": str(page)})
+                    except httpx.TimeoutException:
+                        return 0  # counted as status 0
+                    return response.status_code
 
-            return send
-
-        cases = {
-            "filter.userId": lambda m: {"filter.userId": rng.choice(known[m].user_ids)},
-            "filter.id": lambda m: {"filter.id": rng.choice(known[m].order_ids)},
-            "filter.status=$in:success,canceled": lambda m: {"filter.status": "$in:success,canceled"},
-            "default first page": lambda m: {},
-        }
-        for name, params in cases.items():
-            send = query(params)
-            await closed_loop(f"warm-up {name}", send, clients=4, requests=20, max_seconds=20)  # type: ignore[arg-type]
-            alone = await closed_loop(f"{name}, 1 client", send, clients=1, requests=500, max_seconds=15)  # type: ignore[arg-type]
-            print(alone.line(), flush=True)
-            loaded = await closed_loop(f"{name}, 8 clients", send, clients=8, requests=4000, max_seconds=20)  # type: ignore[arg-type]
-            print(loaded.line(), flush=True)
+                label = f"{name}, page {page}"
+                await closed_loop(f"warm-up {label}", send, clients=2, requests=4, max_seconds=5)
+                for clients_at_once, limit in ((1, ALONE_LIMIT_MS), (8, LOADED_LIMIT_MS)):
+                    result = await closed_loop(
+                        f"{label}, {clients_at_once} client(s)",
+                        send,
+                        clients=clients_at_once,
+                        requests=100 * clients_at_once,
+                        max_seconds=8,
+                    )
+                    failed = sum(n for status, n in result.statuses.items() if status != 200)
+                    record(
+                        f"GET /orders p99, {label}, {clients_at_once} client(s)",
+                        result.percentile(99),
+                        limit,
+                        "ms",
+                        at_least=False,
+                        p50_ms=round(result.percentile(50), 1),
+                        requests=len(result.latencies_ms),
+                        not_200=failed,
+                    )
+                    if failed:
+                        print(f"    {failed} answers were not 200: {dict(result.statuses)}", flush=True)
+    finally:
         for client in clients.values():
             await client.aclose()
-    finally:
-        await stack.close()
-
-
-if __name__ == "__main__":
-    asyncio.run(main())

@@ -3,12 +3,11 @@ against a limit also go to `.local/bench/results.jsonl` (`results.py`)."""
 
 import asyncio
 
-from . import commands, create, e2e, export, ingress, intake, queries, tracing, webhooks, writer
+from . import commands, create, e2e, ingress, intake, reads, tracing, webhooks, writer
 
 
 async def main() -> None:
     for name, run in (
-        ("GET /orders", queries.main),
         ("POST /orders", create.main),
         ("write path: the ingress beside a bare endpoint", ingress.main),
         ("write path: database commands per order (5,000 orders)", lambda: commands.main(5000)),
@@ -17,7 +16,10 @@ async def main() -> None:
         ("write path: end to end, by offered load, then steady at half capacity (picture)", e2e.main),
         ("webhooks", webhooks.main),
         ("tracing on and off: the ingress and end to end", tracing.main),
-        ("export and reconciliation report (seeds ORDERS_EXPORT_BENCH_ORDERS, 1,000,000 by default)", export.main),
+        (
+            "read side: GET /orders by query shape, the export, the report (seeds ORDERS_READ_BENCH_ORDERS, 1,000,000)",
+            reads.main,
+        ),
     ):
         print(f"\n=== {name} ===", flush=True)
         await run()

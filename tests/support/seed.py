@@ -2,6 +2,7 @@
 ``order_document``, so exactly what the writer would have written), for
 benchmarks and for tests that need a table big enough for the query planner to matter."""
 
+import asyncio
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -9,21 +10,15 @@ from datetime import timedelta
 
 from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
-from schemas.order import OrderStatus
-from schemas.storage.orders import ORDERS
+from schemas.order import OrderRecord, OrderStatus
+from schemas.storage.orders import ORDER_SPANS, ORDERS
 from services.domain.creation import build_order
-from services.order_writer.store import order_document
-from services.shared.mongo import Database
+from services.order_writer.store import order_document, span_updates
+from services.shared.mongo import Database, Document
 from tests.support.commands import create_command
 from tests.support.demo import demo_checkout
 
-STATUSES = [
-    OrderStatus.CREATED,
-    OrderStatus.CONFIRMED,
-    OrderStatus.SHIPPED,
-    OrderStatus.DELIVERED,
-    OrderStatus.CANCELED_BY_CUSTOMER,
-]
+STATUSES = list(OrderStatus)
 BATCH = 2000
 
 
@@ -31,18 +26,22 @@ BATCH = 2000
 class SeededMerchant:
     order_ids: list[str] = field(default_factory=list)
     user_ids: list[str] = field(default_factory=list)
+    idempotency_keys: list[str] = field(default_factory=list)
 
 
 async def seed_orders(
     db: Database, merchants: list[str], orders: int, users_per_merchant: int
 ) -> dict[str, SeededMerchant]:
     """``orders`` orders spread evenly over ``merchants``, each of a random one of the
-    merchant's users, status and creation time in the last 90 days. Returns, per merchant,
-    its order ids and user ids."""
+    merchant's users, of any status, created in the last 90 days. Returns, per merchant,
+    its order ids, user ids and idempotency keys. Each batch is inserted while the next is
+    built."""
     rng = random.Random(1)
     now = utc_now()
     known = {m: SeededMerchant(user_ids=[f"user-{m}-{u}" for u in range(users_per_merchant)]) for m in merchants}
-    batch = []
+    batch: list[Document] = []
+    records: list[OrderRecord] = []
+    inserting: asyncio.Task[None] | None = None
     for n in range(orders):
         merchant = merchants[n % len(merchants)]
         checkout = demo_checkout(merchant, str(uuid.uuid4()), CheckoutStatus.PAID, 1).checkout
@@ -52,10 +51,22 @@ async def seed_orders(
         record = build_order(command, checkout, OrderStatus.CREATED, now - timedelta(seconds=rng.randrange(90 * 86400)))
         record.status = rng.choice(STATUSES)
         known[merchant].order_ids.append(record.id)
+        known[merchant].idempotency_keys.append(f"key-{n}")
         batch.append(order_document(record, applied_commands=[command.command_id]))
+        records.append(record)
         if len(batch) == BATCH:
-            await db[ORDERS].insert_many(batch, ordered=False)
-            batch = []
+            if inserting:
+                await inserting
+            inserting = asyncio.create_task(_insert(db, batch, records))
+            batch, records = [], []
+    if inserting:
+        await inserting
     if batch:
-        await db[ORDERS].insert_many(batch, ordered=False)
+        await _insert(db, batch, records)
     return known
+
+
+async def _insert(db: Database, documents: list[Document], records: list[OrderRecord]) -> None:
+    """As ``OrderStore.insert_many`` does: spans first, then the orders, in bulk."""
+    await db[ORDER_SPANS].bulk_write(span_updates(records), ordered=False)
+    await db[ORDERS].insert_many(documents, ordered=False)

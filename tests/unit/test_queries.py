@@ -105,6 +105,21 @@ def test_admin_merchant_filter_cannot_widen_a_merchant_scope() -> None:
     assert order_filter(query, "m1") == {"$and": [{"merchantId": "m1"}, {"merchantId": {"$eq": "m2"}}]}
 
 
+def test_an_exports_first_day_comes_from_the_latest_lower_bound_on_created_at() -> None:
+    query = parse_order_query(
+        [
+            ("filter.createdAt", "$gte:2026-01-02T00:00:00Z"),
+            ("filter.merchantId", "m2"),
+            ("filter.userId", "$in:u1,u2"),
+        ],
+        admin=True,
+    )
+    assert query.created_after() == datetime(2026, 1, 2, tzinfo=UTC)
+    assert query.equal_to("merchantId") == "m2"
+    assert query.equal_to("userId") is None  # a list names no one value
+    assert parse_order_query([("filter.createdAt", "$lt:2026-01-02T00:00:00Z")], admin=False).created_after() is None
+
+
 # --- property: the parser agrees with a deliberately plain reference -------------------
 
 FIELDS = {

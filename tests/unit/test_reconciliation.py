@@ -78,3 +78,9 @@ def test_a_report_covers_a_forward_range_of_at_most_a_year() -> None:
     assert range_problem(NOW, NOW - timedelta(seconds=1)) is not None
     assert range_problem(NOW, NOW + timedelta(days=367)) is not None
     assert range_problem(NOW, NOW + timedelta(days=366)) is None
+
+
+def test_an_orders_export_line_is_the_order_without_its_returns() -> None:
+    record = order(OrderStatus.DELIVERED, delivered_days_ago=1, returns=[a_return("r1", ReturnStatus.REFUNDED, 1)])
+    assert record.order_json() == record.as_order().model_dump_json()
+    assert "returns" not in record.order_json()
