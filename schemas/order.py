@@ -53,7 +53,10 @@ class Return(WireModel):
     products: list[ReturnedProduct]
 
 
-class Order(WireModel):
+class OrderHeader(WireModel):
+    """An order's first fields, the ones queries filter on: the writer's storage document
+    keeps a copy of them beside the whole order (``OrderDocument``)."""
+
     id: str
     merchant_id: str
     checkout_id: str
@@ -63,6 +66,9 @@ class Order(WireModel):
     amount: int | None = None
     currency: str | None = None
     status: OrderStatus
+
+
+class Order(OrderHeader):
     products: list[Product] = []
     cart_id: str | None = None
     meta: dict[str, Any] = {}

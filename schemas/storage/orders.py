@@ -8,7 +8,7 @@ from schemas.base import Timestamp, WireModel
 from schemas.checkout import Checkout
 from schemas.commands import OrderCreateCommand
 from schemas.events import OrderEvent
-from schemas.order import OrderRecord, OrderStatus
+from schemas.order import OrderHeader, OrderRecord
 
 ORDERS = "orders"
 CHECKOUTS = "checkouts"
@@ -21,26 +21,17 @@ PUBLISHED_CREATIONS = "published_creations"
 ``OrderWriter._create_together``."""
 
 
-class OrderDocument(WireModel):
+class OrderDocument(OrderHeader):
     """An order as the writer stores it, in one document, so that every change, its dedupe
     mark and its event (the outbox) are one atomic write.
 
     The whole order (an ``OrderRecord``, returns included) is one JSON text, ``record``; beside
-    it, at the top level, stand copies of the fields that queries filter, sort or condition on,
-    written from the same record in the same write. FerretDB v1 decodes a stored document
-    field by field: an order of forty-odd fields costs it about five times what the same order
-    as one text does (docs/design.md, "How an order is stored"), and reads never look inside
-    the record."""
+    it, at the top level, stand copies of the fields that queries filter, sort or condition on
+    (its header, ``createdAt``, ``version``), written from the same record in the same write.
+    FerretDB v1 decodes a stored document field by field: an order of forty-odd fields costs
+    it about five times what the same order as one text does (docs/design.md, "How an order
+    is stored"), and reads never look inside the record."""
 
-    id: str
-    merchant_id: str
-    checkout_id: str
-    user_id: str | None = None
-    idempotency_key: str | None = None
-    payment_reference: str | None = None
-    amount: int | None = None
-    currency: str | None = None
-    status: OrderStatus
     created_at: Timestamp
     created_day: str
     """``createdAt``'s UTC date (``2026-11-28``): reports and exports read a day at a time by
@@ -54,15 +45,7 @@ class OrderDocument(WireModel):
     @classmethod
     def of(cls, record: OrderRecord, **state: Any) -> "OrderDocument":
         return cls(
-            id=record.id,
-            merchant_id=record.merchant_id,
-            checkout_id=record.checkout_id,
-            user_id=record.user_id,
-            idempotency_key=record.idempotency_key,
-            payment_reference=record.payment_reference,
-            amount=record.amount,
-            currency=record.currency,
-            status=record.status,
+            **record.model_dump(include=set(OrderHeader.model_fields)),
             created_at=record.created_at,
             created_day=record.created_at.astimezone(UTC).date().isoformat(),
             version=record.version,

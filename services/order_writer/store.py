@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from schemas.checkout import Checkout
@@ -26,6 +27,7 @@ from schemas.storage.orders import (
     CheckoutPartitionProgress,
     CommandOutcome,
     OrderDocument,
+    OrderSpan,
     ParkedCreate,
     claim_key,
 )
@@ -54,12 +56,26 @@ INDEXES: Indexes = {
 }
 
 
-def span_updates(records: Iterable[OrderRecord]) -> list[UpdateOne]:
-    """Move each merchant's ``OrderSpan`` back to its earliest order among ``records``."""
+def first_created(records: Iterable[OrderRecord]) -> dict[str, datetime]:
+    """Each merchant's earliest ``createdAt`` among ``records``."""
     firsts: dict[str, datetime] = {}
     for record in records:
         firsts[record.merchant_id] = min(record.created_at, firsts.get(record.merchant_id, record.created_at))
-    return [UpdateOne({"_id": m}, {"$min": {"firstCreatedAt": at}}, upsert=True) for m, at in firsts.items()]
+    return firsts
+
+
+async def move_spans_back(spans: AsyncCollection[Document], firsts: dict[str, datetime]) -> None:
+    """Move each merchant's ``OrderSpan`` back to ``firsts[merchant]`` where it is later: one
+    insert for the spans not there yet (those that are stay as they are), then one ``$min``
+    update each. Not upserts: two writers upserting one new span at once make one of them
+    fail on the duplicate ``_id`` (and FerretDB v1 answers that without the ``nModified``
+    PyMongo's bulk API reads)."""
+    if not firsts:
+        return
+    await insert_new(spans, [{"_id": m, **OrderSpan(first_created_at=at).model_dump()} for m, at in firsts.items()])
+    await spans.bulk_write(
+        [UpdateOne({"_id": m}, {"$min": {"firstCreatedAt": at}}) for m, at in firsts.items()], ordered=False
+    )
 
 
 def order_document(record: OrderRecord, **state: object) -> Document:
@@ -70,6 +86,9 @@ class OrderStore:
     def __init__(self, db: Database) -> None:
         self._orders = db[ORDERS]
         self._spans = db[ORDER_SPANS]
+        self._spans_reach: dict[str, datetime] = {}
+        """Per merchant, a time its span is known to start at or before: spans only move
+        back, so a batch none of whose orders is earlier needs no span update."""
 
     async def get_with_state(self, order_id: str) -> tuple[OrderRecord, list[str], list[OrderEvent]] | None:
         """An order with the ids of the commands applied to it and its unpublished events."""
@@ -83,10 +102,14 @@ class OrderStore:
         """Store new orders, each with its first event in the outbox, with one bulk command;
         for each, whether it was stored (False: it existed). ``swept``: whether the stale-
         outbox sweep should publish their events should nobody clear them in time. Each
-        merchant's ``OrderSpan`` moves back first, with one more command."""
+        merchant's ``OrderSpan`` moves back first where this process does not know it to
+        reach far enough (two more commands, for a merchant's first batch or an older order)."""
         if not new_orders:
             return []
-        await self._spans.bulk_write(span_updates(record for record, _, _ in new_orders), ordered=False)
+        firsts = first_created(record for record, _, _ in new_orders)
+        behind = {m: at for m, at in firsts.items() if m not in self._spans_reach or at < self._spans_reach[m]}
+        await move_spans_back(self._spans, behind)
+        self._spans_reach |= behind
         return await insert_new(
             self._orders,
             [

@@ -1,4 +1,4 @@
-"""The lookups a merchant makes most, by order id and by user, are answered from an index
+"""The lookups a merchant makes most, by order id, idempotency key and user, are answered from an index
 and not by reading every order: on MongoDB through the indexes created at start-up, on
 FerretDB v1 through the GIN indexes of `deploy/ferretdb/equality-indexes.sql` as well."""
 
@@ -46,11 +46,15 @@ def access_paths(plan: dict[str, Any]) -> tuple[bool, bool]:
     return "Index Scan" in text, "Seq Scan" in text
 
 
-@pytest.mark.parametrize("parameter", ["filter.id", "filter.userId"])
+@pytest.mark.parametrize("parameter", ["filter.id", "filter.idempotencyKey", "filter.userId"])
 async def test_lookup_is_served_by_an_index(seeded: tuple[Database, dict[str, SeededMerchant]], parameter: str) -> None:
     db, known = seeded
     merchant = known[MERCHANTS[0]]
-    value = merchant.order_ids[17] if parameter == "filter.id" else merchant.user_ids[3]
+    value = {
+        "filter.id": merchant.order_ids[17],
+        "filter.idempotencyKey": merchant.idempotency_keys[17],
+        "filter.userId": merchant.user_ids[3],
+    }[parameter]
     query = parse_order_query([(parameter, value)], admin=False)
     store = OrderQueries(db)
 
@@ -63,5 +67,7 @@ async def test_lookup_is_served_by_an_index(seeded: tuple[Database, dict[str, Se
     assert all(r.merchant_id == MERCHANTS[0] for r in records)
     if parameter == "filter.id":
         assert [r.id for r in records] == [value]
+    elif parameter == "filter.idempotencyKey":
+        assert [(r.id, r.idempotency_key) for r in records] == [(merchant.order_ids[17], value)]
     else:
         assert {r.user_id for r in records} == {value}

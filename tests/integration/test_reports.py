@@ -7,9 +7,15 @@ import csv
 import io
 import json
 import sys
+import uuid
 from datetime import timedelta
 
 from schemas.base import utc_now, wire_timestamp
+from services.domain.events import event_for
+from services.domain.queries import OrderQuery
+from services.order_writer.queries import OrderQueries
+from services.order_writer.store import OrderStore
+from tests.factories import order
 from tests.support.orders import deliver, new_order, step
 from tests.support.stack import Stack
 
@@ -89,3 +95,26 @@ async def test_the_export_streams_the_filtered_orders_oldest_first_as_ndjson(sta
     assert foreign not in everything.text
     assert [json.loads(line)["id"] for line in pending.text.splitlines()] == [first, second]
     assert "returns" not in exported[0]
+
+
+async def test_an_export_starts_at_a_merchants_earliest_order_whichever_batch_stored_it(stack: Stack) -> None:
+    merchant_id = f"span-{uuid.uuid4().hex[:8]}"
+    now = utc_now()
+    store, queries = OrderStore(stack.db), OrderQueries(stack.db)
+
+    async def store_created(days_ago: int, by: OrderStore = store) -> None:
+        record = order(id=str(uuid.uuid4()), merchant_id=merchant_id, created_at=now - timedelta(days=days_ago))
+        [stored] = await by.insert_many(
+            [(record, event_for(record, "order.status.updated", None, now), str(uuid.uuid4()))], swept=False
+        )
+        assert stored
+
+    assert await queries.earliest(OrderQuery(), merchant_id) is None
+    # two writers meeting the merchant at once (the span is new to both) both succeed
+    await asyncio.gather(store_created(days_ago=3), store_created(days_ago=2, by=OrderStore(stack.db)))
+    assert await queries.earliest(OrderQuery(), merchant_id) == now - timedelta(days=3)
+    await store_created(days_ago=40)  # an older order in a later batch moves the span back
+    await store_created(days_ago=1)  # a newer one leaves it
+    assert await queries.earliest(OrderQuery(), merchant_id) == now - timedelta(days=40)
+    exported = [r.created_at async for r in queries.stream(OrderQuery(), merchant_id, now - timedelta(days=40), now)]
+    assert exported == [now - timedelta(days=d) for d in (40, 3, 2, 1)]

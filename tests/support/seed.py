@@ -13,7 +13,7 @@ from schemas.checkout import CheckoutStatus
 from schemas.order import OrderRecord, OrderStatus
 from schemas.storage.orders import ORDER_SPANS, ORDERS
 from services.domain.creation import build_order
-from services.order_writer.store import order_document, span_updates
+from services.order_writer.store import first_created, move_spans_back, order_document
 from services.shared.mongo import Database, Document
 from tests.support.commands import create_command
 from tests.support.demo import demo_checkout
@@ -68,5 +68,5 @@ async def seed_orders(
 
 async def _insert(db: Database, documents: list[Document], records: list[OrderRecord]) -> None:
     """As ``OrderStore.insert_many`` does: spans first, then the orders, in bulk."""
-    await db[ORDER_SPANS].bulk_write(span_updates(records), ordered=False)
+    await move_spans_back(db[ORDER_SPANS], first_created(records))
     await db[ORDERS].insert_many(documents, ordered=False)
