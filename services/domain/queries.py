@@ -28,6 +28,8 @@ FILTER_FIELDS: dict[str, FieldKind] = {
     "createdAt": "datetime",
 }
 ADMIN_ONLY_FIELDS = frozenset({"merchantId"})
+NARROW_FIELDS = frozenset({"id", "idempotencyKey", "userId", "checkoutId", "paymentReference"})
+"""Fields an indexed equality on which names few orders (one, or one user's)."""
 EQUALITY_OPERATORS = frozenset({"eq", "ne", "in", "nin"})
 RANGE_OPERATORS = frozenset({"gt", "gte", "lt", "lte"})
 LIST_OPERATORS = frozenset({"in", "nin"})
@@ -90,6 +92,12 @@ class OrderQuery:
             if isinstance(value, datetime)
         ]
         return max(bounds, default=None)
+
+    @property
+    def is_narrow(self) -> bool:
+        """Whether an equality (or a list of them) on a ``NARROW_FIELDS`` field names the
+        orders: few enough, as a rule, to read all and page in the process."""
+        return any(c.field in NARROW_FIELDS and c.operator in ("eq", "in") for c in self.conditions)
 
     @property
     def includes_returns(self) -> bool:

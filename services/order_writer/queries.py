@@ -17,6 +17,9 @@ from services.shared.mongo import Database, Document
 
 _RECORD_ONLY = {"_id": 0, "record": 1}
 _STREAMED = {"_id": 0, "createdAt": 1, "id": 1, "record": 1}
+_PAGED = {"_id": 0, "createdAt": 1, "amount": 1, "id": 1, "record": 1}
+NARROW_LIMIT = 1000
+"""Orders a narrow query pages in the process; past that it reads and counts in the database."""
 _STORED_AS = {"id": "_id"}
 """An order's id is its ``_id`` (the primary key, always indexed)."""
 _OPERATORS = {
@@ -60,6 +63,19 @@ def _clause(condition: Condition) -> Document:
     return {_OPERATORS[operator]: values[0]}
 
 
+def page_of(documents: list[Document], query: OrderQuery) -> list[Document]:
+    """``query``'s page of ``documents``, in the order the database would sort them: by the
+    sort field (a missing or null value first, ascending), then by id."""
+
+    def key(document: Document) -> tuple[bool, Any, str]:
+        value = document.get(query.sort_field)
+        return value is not None, value if value is not None else 0, document["id"]
+
+    ordered = sorted(documents, key=key, reverse=query.sort_direction == -1)
+    start = (query.page - 1) * query.page_size
+    return ordered[start : start + query.page_size]
+
+
 def from_document(document: Document) -> OrderRecord:
     """The order of a stored document read with ``_RECORD_ONLY`` (see ``OrderDocument``)."""
     return OrderRecord.model_validate_json(document["record"])
@@ -78,9 +94,13 @@ class OrderQueries:
         return from_document(document) if document else None
 
     async def find(self, query: OrderQuery, merchant_id: str | None) -> tuple[list[OrderRecord], int]:
-        """One page of orders and the number of all that match. A page that is not full
-        tells the total itself, which spares the database a second scan."""
+        """One page of orders and the number of all that match. A query that names its orders
+        by an indexed equality few orders share (``OrderQuery.is_narrow``) reads them all once
+        and pages in the process; others read the page, and count unless a first page that is
+        not full tells the total itself."""
         criteria = order_filter(query, merchant_id)
+        if query.is_narrow and (found := await self._all_matching(criteria)) is not None:
+            return [OrderRecord.model_validate_json(d["record"]) for d in page_of(found, query)], len(found)
         cursor = self._page_cursor(query, criteria)
 
         async def page() -> list[OrderRecord]:
@@ -93,6 +113,16 @@ class OrderQueries:
             return records, await self._orders.count_documents(criteria)
         records, total = await asyncio.gather(page(), self._orders.count_documents(criteria))
         return records, total
+
+    async def _all_matching(self, criteria: Document) -> list[Document] | None:
+        """Every stored order ``criteria`` match, or None once more than ``NARROW_LIMIT`` do."""
+        found: list[Document] = []
+        async with self._orders.find(criteria, _PAGED, batch_size=NARROW_LIMIT + 1) as cursor:
+            async for document in cursor:
+                found.append(document)
+                if len(found) > NARROW_LIMIT:
+                    return None
+        return found
 
     async def stream(
         self, query: OrderQuery, merchant_id: str | None, start: datetime, end: datetime

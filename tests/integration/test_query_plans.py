@@ -11,6 +11,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.domain.queries import parse_order_query
+from services.order_writer import queries
 from services.order_writer.queries import OrderQueries
 from services.order_writer.store import INDEXES
 from services.shared.mongo import Database, ensure_indexes
@@ -71,3 +72,31 @@ async def test_lookup_is_served_by_an_index(seeded: tuple[Database, dict[str, Se
         assert [(r.id, r.idempotency_key) for r in records] == [(merchant.order_ids[17], value)]
     else:
         assert {r.user_id for r in records} == {value}
+
+
+@pytest.mark.parametrize("sort", ["-createdAt", "amount"])
+async def test_a_narrow_query_pages_in_the_process_as_the_database_would(
+    seeded: tuple[Database, dict[str, SeededMerchant]], sort: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, known = seeded
+    user = known[MERCHANTS[1]].user_ids[5]
+    store = OrderQueries(db)
+    answers = []
+    for limit in (queries.NARROW_LIMIT, 3):  # the second is below the user's order count
+        monkeypatch.setattr(queries, "NARROW_LIMIT", limit)
+        pages = [
+            await store.find(
+                parse_order_query(
+                    [("filter.userId", user), ("sort", sort), ("pageSize", "4"), ("page", str(p))], admin=False
+                ),
+                MERCHANTS[1],
+            )
+            for p in (1, 2, 9)
+        ]
+        answers.append([([r.id for r in records], total) for records, total in pages])
+    in_process, in_database = answers
+    assert in_process == in_database
+    (first, total), (second, _), (ninth, _) = in_process
+    assert total > 8  # so that pages 1 and 2 are full
+    assert len(first) == len(second) == 4
+    assert ninth == []

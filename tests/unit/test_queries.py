@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.domain.queries import Condition, QueryError, parse_order_query
-from services.order_writer.queries import order_filter
+from services.order_writer.queries import order_filter, page_of
 
 
 def parse(*params: tuple[str, str], admin: bool = False) -> tuple[Condition, ...]:
@@ -118,6 +118,34 @@ def test_an_exports_first_day_comes_from_the_latest_lower_bound_on_created_at() 
     assert query.equal_to("merchantId") == "m2"
     assert query.equal_to("userId") is None  # a list names no one value
     assert parse_order_query([("filter.createdAt", "$lt:2026-01-02T00:00:00Z")], admin=False).created_after() is None
+
+
+def test_orders_named_by_an_indexed_equality_are_narrow_and_others_are_not() -> None:
+    assert parse_order_query([("filter.userId", "u1"), ("filter.status", "success")], admin=False).is_narrow
+    assert parse_order_query([("filter.idempotencyKey", "$in:k1,k2")], admin=False).is_narrow
+    assert not parse_order_query([("filter.userId", "$ne:u1")], admin=False).is_narrow
+    assert not parse_order_query([("filter.status", "success")], admin=False).is_narrow
+    assert not parse_order_query([], admin=False).is_narrow
+
+
+def test_a_page_read_in_the_process_is_sorted_as_the_database_sorts() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    documents = [
+        {"id": "b", "createdAt": at, "amount": 5},
+        {"id": "a", "createdAt": at, "amount": None},
+        {"id": "c", "createdAt": at.replace(day=2), "amount": 7},
+        {"id": "d", "createdAt": at.replace(day=3)},
+    ]
+
+    def ids(*params: tuple[str, str]) -> list[str]:
+        return [d["id"] for d in page_of(documents, parse_order_query(list(params), admin=False))]
+
+    assert ids() == ["d", "c", "b", "a"]  # newest first, ties by id, descending too
+    assert ids(("sort", "createdAt")) == ["a", "b", "c", "d"]
+    assert ids(("sort", "amount")) == ["a", "d", "b", "c"]  # a missing or null amount first
+    assert ids(("sort", "-amount")) == ["c", "b", "d", "a"]
+    assert ids(("pageSize", "3"), ("page", "2")) == ["a"]
+    assert ids(("pageSize", "3"), ("page", "3")) == []
 
 
 # --- property: the parser agrees with a deliberately plain reference -------------------
