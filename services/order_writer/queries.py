@@ -77,7 +77,7 @@ def page_of(documents: list[Document], query: OrderQuery) -> list[Document]:
 
 
 def from_document(document: Document) -> OrderRecord:
-    """The order of a stored document read with ``_RECORD_ONLY`` (see ``OrderDocument``)."""
+    """The order of a stored document read with its ``record`` (see ``OrderDocument``)."""
     return OrderRecord.model_validate_json(document["record"])
 
 
@@ -100,7 +100,7 @@ class OrderQueries:
         not full tells the total itself."""
         criteria = order_filter(query, merchant_id)
         if query.is_narrow and (found := await self._all_matching(criteria)) is not None:
-            return [OrderRecord.model_validate_json(d["record"]) for d in page_of(found, query)], len(found)
+            return [from_document(d) for d in page_of(found, query)], len(found)
         cursor = self._page_cursor(query, criteria)
 
         async def page() -> list[OrderRecord]:
