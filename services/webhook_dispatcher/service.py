@@ -136,12 +136,12 @@ class Dispatcher:
     async def _endpoints_on(self, merchant_id: str) -> list[WebhookEndpointDocument]:
         """A merchant's endpoints that are on: read once for a batch of events, so that
         first attempts need no read of their own (retries read theirs again)."""
-        found = []
-        for endpoint in await self._endpoints.directory.of_merchant(merchant_id):
-            health = await self._endpoints.health.get(endpoint.id)
-            if is_enabled(endpoint, health.disabled_at if health else None):
-                found.append(endpoint)
-        return found
+        return [e for e in await self._endpoints.directory.of_merchant(merchant_id) if await self._is_on(e)]
+
+    async def _is_on(self, endpoint: WebhookEndpointDocument) -> bool:
+        """Whether the endpoint is enabled, by its health as stored now."""
+        health = await self._endpoints.health.get(endpoint.id)
+        return is_enabled(endpoint, health.disabled_at if health else None)
 
     async def _wait_or_queue(self, attempts: list[Attempting], *, last: bool) -> list[Attempting]:
         """Wait up to ``ORDERS_WEBHOOK_QUEUE_AFTER_SECONDS`` for attempts to settle, queue
@@ -368,8 +368,7 @@ class Dispatcher:
         endpoint = await self._endpoints.directory.get(delivery.endpoint_id)
         if endpoint is None or not wants(endpoint, delivery.event_type, delivery.status):
             return None
-        health = await self._endpoints.health.get(endpoint.id)
-        return endpoint if is_enabled(endpoint, health.disabled_at if health else None) else None
+        return endpoint if await self._is_on(endpoint) else None
 
     async def _track_health(self, endpoint: WebhookEndpointDocument, succeeded: bool) -> None:
         """Keep the endpoint's failing streak (written only when it starts or ends), and

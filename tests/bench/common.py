@@ -31,6 +31,17 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}"
 
 
+def memory_mib(pid: int | None, figure: str) -> float:
+    """A process's memory figure from ``/proc`` in MiB: ``VmRSS`` (now) or ``VmHWM`` (its
+    peak). NaN for no process."""
+    if pid is None:
+        return float("nan")
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{figure}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def deployment(name: str, overrides: dict[str, str] | None = None) -> Stack:
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     mongodb = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/orders")

@@ -32,7 +32,7 @@ import aiohttp
 from tests.support.receiver import WebhookReceiver
 from tests.support.stack import Stack
 
-from .common import deployment, machine, paid_checkouts_in_view
+from .common import deployment, machine, memory_mib, paid_checkouts_in_view
 from .results import record
 
 STEPS = (25, 50, 100, 200, 300)
@@ -115,15 +115,6 @@ async def collect(run: Run, receiver: WebhookReceiver, url: str) -> None:
         await asyncio.sleep(0.2)
 
 
-def peak_rss_mib(pid: int | None) -> float:
-    if pid is None:
-        return float("nan")
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def draw(steps: list[Run]) -> None:
     import matplotlib
 
@@ -201,7 +192,7 @@ async def main() -> None:
         record("POST -> webhook p99 at half capacity", p99(steady.latencies()) * 1000, 1000, "ms", at_least=False)
         record("POST -> visible in GET p99 at half capacity", p99(steady.visible) * 1000, 500, "ms", at_least=False)
         for name, process in stack.processes.items():
-            record(f"peak RSS of the {name}", peak_rss_mib(process.pid), None, "MiB")
+            record(f"peak RSS of the {name}", memory_mib(process.pid, "VmHWM"), None, "MiB")
     draw(steps)
 
 

@@ -7,7 +7,6 @@ and the ingress's RSS growth while it streams, beside their limits.
 
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 
@@ -15,22 +14,16 @@ from schemas.base import utc_now, wire_timestamp
 from services.shared.merchant_store import Credentials
 from tests.support.stack import Stack
 
+from .common import memory_mib
 from .results import record
 
 RATE_LIMIT = 5000
 RSS_LIMIT_MB = 50
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 async def streamed(url: str, api_key: str, pid: int, **params: str) -> tuple[int, float, float]:
     """(lines, seconds, peak RSS growth in MiB) of one streamed answer."""
-    before = peak = rss_mib(pid)
+    before = peak = memory_mib(pid, "VmRSS")
     lines = 0
     started = time.monotonic()
     async with (
@@ -41,8 +34,8 @@ async def streamed(url: str, api_key: str, pid: int, **params: str) -> tuple[int
         async for _ in response.aiter_lines():
             lines += 1
             if lines % 5000 == 0:
-                peak = max(peak, rss_mib(pid))
-    return lines, time.monotonic() - started, max(peak, rss_mib(pid)) - before
+                peak = max(peak, memory_mib(pid, "VmRSS"))
+    return lines, time.monotonic() - started, max(peak, memory_mib(pid, "VmRSS")) - before
 
 
 async def measure(stack: Stack, admin: Credentials, merchant: Credentials, orders: int) -> None:
