@@ -16,8 +16,8 @@ from services.domain.queries import Condition, OrderQuery, expand_status
 from services.shared.mongo import Database, Document
 
 _RECORD_ONLY = {"_id": 0, "record": 1}
-_STREAMED = {"_id": 0, "createdAt": 1, "id": 1, "record": 1}
-_PAGED = {"_id": 0, "createdAt": 1, "amount": 1, "id": 1, "record": 1}
+_LISTED = {"_id": 0, "createdAt": 1, "amount": 1, "id": 1, "record": 1}
+"""The order and the fields the process sorts a list of them by (``page_of``, ``stream``)."""
 NARROW_LIMIT = 1000
 """Orders a narrow query pages in the process; past that it reads and counts in the database."""
 _STORED_AS = {"id": "_id"}
@@ -117,7 +117,7 @@ class OrderQueries:
     async def _all_matching(self, criteria: Document) -> list[Document] | None:
         """Every stored order ``criteria`` match, or None once more than ``NARROW_LIMIT`` do."""
         found: list[Document] = []
-        async with self._orders.find(criteria, _PAGED, batch_size=NARROW_LIMIT + 1) as cursor:
+        async with self._orders.find(criteria, _LISTED, batch_size=NARROW_LIMIT + 1) as cursor:
             async for document in cursor:
                 found.append(document)
                 if len(found) > NARROW_LIMIT:
@@ -134,7 +134,7 @@ class OrderQueries:
         criteria = order_filter(query, merchant_id)
         day = start.astimezone(UTC).date()
         while day <= end.astimezone(UTC).date():
-            cursor = self._orders.find({**criteria, "createdDay": day.isoformat()}, _STREAMED)
+            cursor = self._orders.find({**criteria, "createdDay": day.isoformat()}, _LISTED)
             found = [(d["createdAt"], d["id"], d["record"]) async for d in cursor if start <= d["createdAt"] < end]
             found.sort()
             for _, _, text in found:

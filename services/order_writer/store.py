@@ -72,10 +72,9 @@ async def move_spans_back(spans: AsyncCollection[Document], firsts: dict[str, da
     PyMongo's bulk API reads)."""
     if not firsts:
         return
-    await insert_new(spans, [{"_id": m, **OrderSpan(first_created_at=at).model_dump()} for m, at in firsts.items()])
-    await spans.bulk_write(
-        [UpdateOne({"_id": m}, {"$min": {"firstCreatedAt": at}}) for m, at in firsts.items()], ordered=False
-    )
+    spans_at = {m: OrderSpan(first_created_at=at).model_dump() for m, at in firsts.items()}
+    await insert_new(spans, [{"_id": m, **span} for m, span in spans_at.items()])
+    await spans.bulk_write([UpdateOne({"_id": m}, {"$min": span}) for m, span in spans_at.items()], ordered=False)
 
 
 def order_document(record: OrderRecord, **state: object) -> Document:
