@@ -43,7 +43,21 @@ class StrictWireModel(WireModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def as_stored(moment: datetime) -> datetime:
+    """A moment truncated to milliseconds, the precision MongoDB stores (BSON drops the rest)."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def utc_now() -> datetime:
-    """Now, in UTC, truncated to milliseconds: the precision MongoDB stores."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    """Now, in UTC, as MongoDB stores it."""
+    return as_stored(datetime.now(UTC))
+
+
+def day_of(moment: datetime) -> str:
+    """A moment's UTC date, as stored orders and tallies name it (``2026-11-28``)."""
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def hour_of(moment: datetime) -> str:
+    """A moment's UTC hour, as stored orders name it (``2026-11-28T06``)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")

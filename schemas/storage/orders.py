@@ -1,10 +1,10 @@
 """The order-writer's documents: orders, its view of checkouts, parked creates, the command
 log and how far it has read ``checkout.events``."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
-from schemas.base import Timestamp, WireModel
+from schemas.base import Timestamp, WireModel, day_of, hour_of
 from schemas.checkout import Checkout
 from schemas.commands import OrderCreateCommand
 from schemas.events import OrderEvent
@@ -17,6 +17,9 @@ COMMAND_LOG = "command_log"
 CHECKOUT_PROGRESS = "checkout_progress"
 ORDER_SPANS = "order_spans"
 PUBLISHED_CREATIONS = "published_creations"
+DAY_TALLIES = "day_tallies"
+DAY_TALLY_PARTS = "day_tally_parts"
+TALLY_GENERATIONS = "tally_generations"
 """``{_id: order id}`` of each order created in a batch whose events Kafka has: see
 ``OrderWriter._create_together``."""
 
@@ -36,6 +39,9 @@ class OrderDocument(OrderHeader):
     created_day: str
     """``createdAt``'s UTC date (``2026-11-28``): reports and exports read a day at a time by
     equality, which FerretDB v1 serves from an index where it serves no range."""
+    created_hour: str
+    """``createdAt``'s UTC hour (``2026-11-28T06``): a list page reads the hours it needs by
+    equality (``DayTallyDocument`` says which)."""
     version: int
     record: str
     outbox: list[OrderEvent] = []
@@ -47,7 +53,8 @@ class OrderDocument(OrderHeader):
         return cls(
             **record.model_dump(include=set(OrderHeader.model_fields)),
             created_at=record.created_at,
-            created_day=record.created_at.astimezone(UTC).date().isoformat(),
+            created_day=day_of(record.created_at),
+            created_hour=hour_of(record.created_at),
             version=record.version,
             record=record.model_dump_json(),
             **state,
@@ -58,11 +65,64 @@ class OrderDocument(OrderHeader):
 
 
 class OrderSpan(WireModel):
-    """Under the merchant's id: none of its orders was created before ``first_created_at``.
-    Moved back (``$min``) before a batch of orders is inserted, so that it is never late; an
-    export starts from it."""
+    """One of a merchant's spans: the earliest of them tells that none of its orders was
+    created before. One is inserted before a batch holding an order earlier than the writer
+    knows the spans to reach, so that they are never late; an export starts from them.
+    Inserted, never updated: FerretDB v1 can lose one of two concurrent ``$min`` updates
+    (it writes back what it read), and a lost one would hide an order from exports."""
 
+    merchant_id: str
     first_created_at: Timestamp
+
+    def key(self) -> str:
+        return f"{self.merchant_id}|{self.first_created_at.isoformat()}"
+
+
+class DayTallyDocument(WireModel):
+    """One version of the tally of a merchant's orders created on a day (``DayTally``): its
+    counts by hour and status, which list pages read (``hours``, compact JSON), and the ids
+    of the two ``DayTallyPart``s that hold its amounts and each order's row, kept apart so
+    that most pages read neither.
+
+    A version is never changed. The next one is inserted under the next ``seq`` (after its
+    parts), then the older ones are deleted; readers take each day's highest ``seq``. The
+    insert of a unique ``_id`` is the only write FerretDB v1 keeps atomic against a
+    concurrent one: it updates a document by reading it and writing it back whole."""
+
+    merchant_id: str
+    day: str
+    day_key: str
+    seq: int
+    hours: str
+    amounts_id: str
+    rows_id: str
+
+    @staticmethod
+    def id_of(day_key: str, seq: int) -> str:
+        return f"{day_key}|{seq:09d}"
+
+
+TallyPartKind = Literal["amounts", "rows"]
+
+
+class DayTallyPart(WireModel):
+    """A ``DayTallyDocument``'s amounts by hour, or its orders' rows (version and status),
+    as JSON text. Inserted before the version that names it, under an id no other attempt
+    uses."""
+
+    merchant_id: str
+    day_key: str
+    part: TallyPartKind
+    text: str
+
+
+class TallyGeneration(WireModel):
+    """Under a merchant's id: a value set anew (never reused) after each batch of changes to
+    its day tallies has been written. A reader that has parsed the tallies under one value
+    reads them again only once it differs. Lost updates (FerretDB v1) do no harm: whichever
+    write wins, the value differs from any a reader saw before the change."""
+
+    generation: str
 
 
 class CheckoutDocument(WireModel):

@@ -25,17 +25,23 @@ from services.shared.kafka import (
     start_broker,
 )
 from services.shared.mongo import Database
-from services.shared.runtime import every, wait_for_stop_signal
+from services.shared.runtime import Pace, every, wait_for_stop_signal
 from services.shared.settings import Settings
 
 from .intake import CheckoutIntake
 from .service import OrderWriter
 from .store import INDEXES, CheckoutProgress, CheckoutStore, CommandLog, CreationMarks, OrderStore, ParkedCreates
+from .tallies import DayTallies
 
 logger = logging.getLogger(__name__)
 
 CHECKOUT_EVENT = TypeAdapter(CheckoutEvent)
 CREATE_COMMAND = TypeAdapter(OrderCreateCommand)
+ORDER_EVENT = TypeAdapter(OrderEvent)
+TALLY_PACE_SECONDS = 0.2
+"""The tallies' consumer takes a batch at most this often: each batch costs a few commands
+per day it touches, so under load they are paid for many events at once. List pages lag
+the orders by about this much more."""
 
 
 def group_id(settings: Settings, role: str) -> str:
@@ -68,17 +74,18 @@ def consumer_groups(settings: Settings) -> dict[str, str]:
         group_id(settings, "checkouts"): topics.checkout_events,
         group_id(settings, "create"): topics.order_create,
         group_id(settings, "commands"): topics.order_commands,
+        group_id(settings, "tallies"): topics.order_events,
     }
 
 
 def subscribe(
-    broker: KafkaBroker, writer: OrderWriter, intake: CheckoutIntake, settings: Settings
+    broker: KafkaBroker, writer: OrderWriter, intake: CheckoutIntake, tallies: DayTallies, settings: Settings
 ) -> list[AssignmentWatch]:
     """Messages of one order (or checkout) share a key, hence a partition, whose messages are
     handled in order; offsets are committed only after a message was handled. Returns what
     tells whether each subscriber has joined its group."""
     topics = settings.topics
-    watches = [AssignmentWatch(), AssignmentWatch(), AssignmentWatch(settings.writer_workers)]
+    watches = [AssignmentWatch(), AssignmentWatch(), AssignmentWatch(settings.writer_workers), AssignmentWatch()]
 
     @batch_subscriber(broker, topics.checkout_events, group_id(settings, "checkouts"), watches[0], wait_ms=20)
     async def on_checkout_events(message: KafkaMessage) -> None:
@@ -107,6 +114,15 @@ def subscribe(
         """Lifecycle and return commands, each partition by one of the workers, in order."""
         await consume(broker, message, order_command_adapter, writer.apply)
 
+    pace = Pace(TALLY_PACE_SECONDS)
+
+    @batch_subscriber(broker, topics.order_events, group_id(settings, "tallies"), watches[3], wait_ms=20)
+    async def on_order_events(message: KafkaMessage) -> None:
+        """The writer's own events, counted in the tallies of their days that list pages
+        read (``DayTallies``); committed once per batch, and exact however often one comes."""
+        await pace.wait()
+        await consume_batch(broker, message, ORDER_EVENT, lambda events, _: tallies.apply_events(events))
+
     return watches
 
 
@@ -121,7 +137,7 @@ async def run(settings: Settings) -> None:
             CheckoutProgress(process.db),
         )
         writer = build_writer(settings, process.db, process.broker, intake)
-        process.watches += subscribe(process.broker, writer, intake, settings)
+        process.watches += subscribe(process.broker, writer, intake, DayTallies(process.db), settings)
         await start_broker(process.broker)
         logger.info("order-writer is consuming %s", ", ".join(settings.topics.all()[:3]))
         loops = [

@@ -18,6 +18,8 @@ from schemas.order import OrderRecord
 from schemas.storage.orders import (
     CHECKOUT_PROGRESS,
     CHECKOUTS,
+    DAY_TALLIES,
+    DAY_TALLY_PARTS,
     ORDER_SPANS,
     ORDERS,
     PARKED_CREATES,
@@ -50,7 +52,11 @@ INDEXES: Indexes = {
         [("outboxSince", ASCENDING)],
         [("merchantId", ASCENDING), ("createdDay", ASCENDING)],
         [("createdDay", ASCENDING)],
+        [("merchantId", ASCENDING), ("createdHour", ASCENDING)],
     ],
+    DAY_TALLIES: [[("merchantId", ASCENDING)], [("dayKey", ASCENDING)]],
+    DAY_TALLY_PARTS: [[("dayKey", ASCENDING)], [("merchantId", ASCENDING), ("part", ASCENDING)]],
+    ORDER_SPANS: [[("merchantId", ASCENDING)]],
     PARKED_CREATES: [[("checkoutId", ASCENDING)], [("deadline", ASCENDING)]],
     CHECKOUTS: [[("checkoutId", ASCENDING)]],
 }
@@ -64,17 +70,17 @@ def first_created(records: Iterable[OrderRecord]) -> dict[str, datetime]:
     return firsts
 
 
-async def move_spans_back(spans: AsyncCollection[Document], firsts: dict[str, datetime]) -> None:
-    """Move each merchant's ``OrderSpan`` back to ``firsts[merchant]`` where it is later: one
-    insert for the spans not there yet (those that are stay as they are), then one ``$min``
-    update each. Not upserts: two writers upserting one new span at once make one of them
-    fail on the duplicate ``_id`` (and FerretDB v1 answers that without the ``nModified``
-    PyMongo's bulk API reads)."""
-    if not firsts:
-        return
-    spans_at = {m: OrderSpan(first_created_at=at).model_dump() for m, at in firsts.items()}
-    await insert_new(spans, [{"_id": m, **span} for m, span in spans_at.items()])
-    await spans.bulk_write([UpdateOne({"_id": m}, {"$min": span}) for m, span in spans_at.items()], ordered=False)
+async def move_spans_back(
+    spans: AsyncCollection[Document], firsts: dict[str, datetime], reach: dict[str, datetime]
+) -> None:
+    """Make each merchant's spans reach back to ``firsts[merchant]`` where ``reach`` (how
+    far back they are known to reach, kept up to date here) does not: one insert of an
+    ``OrderSpan`` each (one there already is kept)."""
+    behind = [
+        OrderSpan(merchant_id=m, first_created_at=at) for m, at in firsts.items() if m not in reach or at < reach[m]
+    ]
+    await insert_new(spans, [{"_id": span.key(), **span.model_dump()} for span in behind])
+    reach |= {span.merchant_id: span.first_created_at for span in behind}
 
 
 def order_document(record: OrderRecord, **state: object) -> Document:
@@ -86,8 +92,8 @@ class OrderStore:
         self._orders = db[ORDERS]
         self._spans = db[ORDER_SPANS]
         self._spans_reach: dict[str, datetime] = {}
-        """Per merchant, a time its span is known to start at or before: spans only move
-        back, so a batch none of whose orders is earlier needs no span update."""
+        """Per merchant, a time its spans are known to reach back to: spans only reach
+        further back, so a batch none of whose orders is earlier needs no new span."""
 
     async def get_with_state(self, order_id: str) -> tuple[OrderRecord, list[str], list[OrderEvent]] | None:
         """An order with the ids of the commands applied to it and its unpublished events."""
@@ -101,14 +107,11 @@ class OrderStore:
         """Store new orders, each with its first event in the outbox, with one bulk command;
         for each, whether it was stored (False: it existed). ``swept``: whether the stale-
         outbox sweep should publish their events should nobody clear them in time. Each
-        merchant's ``OrderSpan`` moves back first where this process does not know it to
-        reach far enough (two more commands, for a merchant's first batch or an older order)."""
+        merchant's spans are moved back first where this process does not know them to
+        reach far enough (one more command, for a merchant's first batch or an older order)."""
         if not new_orders:
             return []
-        firsts = first_created(record for record, _, _ in new_orders)
-        behind = {m: at for m, at in firsts.items() if m not in self._spans_reach or at < self._spans_reach[m]}
-        await move_spans_back(self._spans, behind)
-        self._spans_reach |= behind
+        await move_spans_back(self._spans, first_created(record for record, _, _ in new_orders), self._spans_reach)
         return await insert_new(
             self._orders,
             [

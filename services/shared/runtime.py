@@ -26,3 +26,19 @@ async def every(seconds: float, name: str, work: Callable[[], Awaitable[object]]
         except Exception:
             logger.exception("%s failed; trying again in %.1fs", name, seconds)
         await asyncio.sleep(seconds)
+
+
+class Pace:
+    """At most one round of some work per ``seconds``: ``wait`` returns once that long has
+    passed since the previous round began. A consumer that writes once per batch paces
+    itself so, and its batches grow with the load instead of its writes (Kafka's
+    ``linger.ms``, on the consuming side)."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._began = 0.0
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, self._began + self._seconds - loop.time()))
+        self._began = loop.time()

@@ -33,7 +33,16 @@ async def orders(stack: Stack) -> Fixture:
     async with stack.client(a.api_key) as api:
         assert (await api.post(f"/orders/{a_orders[0]}/confirm")).status_code == 202
     await stack.order(a.api_key, a_orders[0], lambda o: o["status"] == "pending.confirmed")
-    return Fixture(a, b, admin, a_orders, b_orders)
+    fixture = Fixture(a, b, admin, a_orders, b_orders)
+
+    async def listed() -> bool:
+        """Lists count from the writer's tallies, which follow ``order.events``."""
+        confirmed = await get(stack, a.api_key, **{"filter.status": "pending.confirmed"})
+        listed_b = await get(stack, b.api_key)
+        return [o["id"] for o in confirmed["data"]] == a_orders[:1] and listed_b["pagination"]["totalItems"] == 5
+
+    await eventually(listed)
+    return fixture
 
 
 async def get(stack: Stack, key: str, **params: str) -> dict[str, Any]:

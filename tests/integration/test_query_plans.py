@@ -5,14 +5,19 @@ FerretDB v1 through the GIN indexes of `deploy/ferretdb/equality-indexes.sql` as
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
 
+from schemas.base import utc_now
+from schemas.storage.orders import DAY_TALLIES, DAY_TALLY_PARTS
+from schemas.storage.orders import ORDERS as ORDER_DOCUMENTS
+from services.domain.listing import TalliedQuery
 from services.domain.queries import parse_order_query
 from services.order_writer import queries
-from services.order_writer.queries import OrderQueries
+from services.order_writer.queries import OrderQueries, amounts_filter, hour_filter, order_filter, tallies_filter
 from services.order_writer.store import INDEXES
 from services.shared.mongo import Database, ensure_indexes
 from tests.support.infrastructure import Infrastructure
@@ -100,3 +105,74 @@ async def test_a_narrow_query_pages_in_the_process_as_the_database_would(
     assert total > 8  # so that pages 1 and 2 are full
     assert len(first) == len(second) == 4
     assert ninth == []
+
+
+async def test_a_tallied_page_reads_days_and_hours_through_indexes(
+    seeded: tuple[Database, dict[str, SeededMerchant]],
+) -> None:
+    db, _ = seeded
+    store = OrderQueries(db)
+    days = await store._days(MERCHANTS[0], with_amounts=False)
+    assert len(days) > 80  # 2,000 orders of one merchant over 90 days
+    for collection, criteria in (
+        (DAY_TALLIES, tallies_filter(MERCHANTS[0])),
+        (DAY_TALLY_PARTS, amounts_filter(MERCHANTS[0])),
+        (ORDER_DOCUMENTS, hour_filter(MERCHANTS[0], days[-1].hours[-1].start)),
+    ):
+        plan = await db[collection].find(criteria).explain()
+        assert access_paths(plan) == (True, False), json.dumps(plan, default=str)[:3000]
+
+
+def tallied_queries(now: datetime) -> list[list[tuple[str, str]]]:
+    week_ago = (now - timedelta(days=7, microseconds=1500)).isoformat()
+    long_ago = (now - timedelta(days=83, minutes=17)).isoformat()
+    return [
+        [],
+        [("filter.status", "$in:success,canceled")],
+        [("filter.status", "$ne:pending")],
+        [("filter.amount", "$gt:500000")],
+        [("filter.amount", "$lte:20000"), ("sort", "createdAt")],
+        [("filter.createdAt", f"$gte:{week_ago}")],
+        [("filter.createdAt", f"$lt:{long_ago}")],
+        [("filter.createdAt", f"$gt:{long_ago}"), ("filter.status", "success"), ("sort", "createdAt")],
+    ]
+
+
+@pytest.mark.parametrize("case", range(8))
+@pytest.mark.parametrize(("page", "size"), [(1, 25), (5, 25), (3, 7), (400, 25)])
+async def test_a_page_counted_from_tallies_is_the_page_the_database_reads(
+    seeded: tuple[Database, dict[str, SeededMerchant]], case: int, page: int, size: int
+) -> None:
+    """Pages and totals of the queries tallies answer, against the database's own sort,
+    skip, limit and count on the same orders; and the page reads only the hours it needs."""
+    db, _ = seeded
+    params = tallied_queries(utc_now())[case] + [("page", str(page)), ("pageSize", str(size))]
+    query = parse_order_query(params, admin=False)
+    assert TalliedQuery.of(query) is not None
+    store = OrderQueries(db)
+    hours_read: list[int] = []
+    read_hours = store._orders_in
+
+    async def counting(merchant_id: str, hours: list[datetime]) -> dict[datetime, list[dict[str, Any]]]:
+        hours_read.append(len(hours))
+        return await read_hours(merchant_id, hours)
+
+    store._orders_in = counting  # type: ignore[method-assign]
+    records, total = await store.find(query, MERCHANTS[0])
+
+    criteria = order_filter(query, MERCHANTS[0])
+    direction = query.sort_direction
+    cursor = (
+        db[ORDER_DOCUMENTS]
+        .find(criteria, {"id": 1})
+        .sort([(query.sort_field, direction), ("id", direction)])
+        .skip((page - 1) * size)
+        .limit(size)
+    )
+    assert ([r.id for r in records], total) == (
+        [d["id"] async for d in cursor],
+        await db[ORDER_DOCUMENTS].count_documents(criteria),
+    )
+    assert total > 0
+    assert hours_read  # the tallies answered, not the database's sort and count
+    assert sum(hours_read) <= size + 2, hours_read

@@ -6,14 +6,16 @@ import asyncio
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
 from schemas.order import OrderRecord, OrderStatus
 from schemas.storage.orders import ORDER_SPANS, ORDERS
 from services.domain.creation import build_order
+from services.domain.tallies import OrderChange
 from services.order_writer.store import first_created, move_spans_back, order_document
+from services.order_writer.tallies import DayTallies
 from services.shared.mongo import Database, Document
 from tests.support.commands import create_command
 from tests.support.demo import demo_checkout
@@ -35,12 +37,15 @@ async def seed_orders(
     """``orders`` orders spread evenly over ``merchants``, each of a random one of the
     merchant's users, of any status, created in the last 90 days. Returns, per merchant,
     its order ids, user ids and idempotency keys. Each batch is inserted while the next is
-    built."""
+    built; the tallies of their days are written last, as the writer's consumer of
+    ``order.events`` would have (``DayTallies``)."""
     rng = random.Random(1)
     now = utc_now()
     known = {m: SeededMerchant(user_ids=[f"user-{m}-{u}" for u in range(users_per_merchant)]) for m in merchants}
     batch: list[Document] = []
     records: list[OrderRecord] = []
+    changes: list[OrderChange] = []
+    reach: dict[str, datetime] = {}
     inserting: asyncio.Task[None] | None = None
     for n in range(orders):
         merchant = merchants[n % len(merchants)]
@@ -57,16 +62,20 @@ async def seed_orders(
         if len(batch) == BATCH:
             if inserting:
                 await inserting
-            inserting = asyncio.create_task(_insert(db, batch, records))
+            inserting = asyncio.create_task(_insert(db, batch, records, reach))
             batch, records = [], []
+        changes.append(OrderChange.of(record, record.version))
     if inserting:
         await inserting
     if batch:
-        await _insert(db, batch, records)
+        await _insert(db, batch, records, reach)
+    await DayTallies(db).apply(changes)
     return known
 
 
-async def _insert(db: Database, documents: list[Document], records: list[OrderRecord]) -> None:
+async def _insert(
+    db: Database, documents: list[Document], records: list[OrderRecord], reach: dict[str, datetime]
+) -> None:
     """As ``OrderStore.insert_many`` does: spans first, then the orders, in bulk."""
-    await move_spans_back(db[ORDER_SPANS], first_created(records))
+    await move_spans_back(db[ORDER_SPANS], first_created(records), reach)
     await db[ORDERS].insert_many(documents, ordered=False)
