@@ -17,11 +17,11 @@ COMMAND_LOG = "command_log"
 CHECKOUT_PROGRESS = "checkout_progress"
 ORDER_SPANS = "order_spans"
 PUBLISHED_CREATIONS = "published_creations"
+"""``{_id: order id}`` of each order created in a batch whose events Kafka has: see
+``OrderWriter._create_together``."""
 DAY_TALLIES = "day_tallies"
 DAY_TALLY_PARTS = "day_tally_parts"
 TALLY_GENERATIONS = "tally_generations"
-"""``{_id: order id}`` of each order created in a batch whose events Kafka has: see
-``OrderWriter._create_together``."""
 
 
 class OrderDocument(OrderHeader):

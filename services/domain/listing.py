@@ -3,8 +3,10 @@ an hour wholly inside the query's ``createdAt`` range comes from its tally, an h
 range cuts is read and counted order by order, and a page reads only the hours it
 overlaps. Plain functions, no I/O."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import ge, gt, le, lt
 from typing import Any
 
 from schemas.base import as_stored
@@ -16,6 +18,7 @@ ALL_STATUSES = frozenset(s.value for s in OrderStatus)
 _STORED_STEP = timedelta(milliseconds=1)
 """``createdAt`` is stored to the millisecond: the last moment of a stretch it can hold is a
 millisecond before its end."""
+_COMPARISONS: dict[str, Callable[[datetime, datetime], bool]] = {"gt": gt, "gte": ge, "lt": lt, "lte": le}
 
 
 @dataclass(frozen=True)
@@ -74,22 +77,16 @@ class TalliedQuery:
     def covers(self, start: datetime, length: timedelta = HOUR) -> bool | None:
         """Whether the ``createdAt`` range holds all of the stretch ``[start, start + length)``
         (True), none of it (False), or part of it (None: an hour's orders must be read to be
-        counted, a day's hours looked at one by one)."""
+        counted, a day's hours looked at one by one). Each bound keeps a half-line of
+        moments, which holds all of a stretch when it holds both its first and last stored
+        moment, and none of it when it holds neither."""
         last = start + length - _STORED_STEP
         whole = True
         for condition in self.created:
-            bound = condition.values[0]
-            assert isinstance(bound, datetime)
-            bound = as_stored(bound)
-            all_in, none_in = {
-                "gt": (start > bound, last <= bound),
-                "gte": (start >= bound, last < bound),
-                "lt": (last < bound, start >= bound),
-                "lte": (last <= bound, start > bound),
-            }[condition.operator]
-            if none_in:
+            first_in, last_in = _created_matches(start, condition), _created_matches(last, condition)
+            if not first_in and not last_in:
                 return False
-            whole = whole and all_in
+            whole = whole and first_in and last_in
         return True if whole else None
 
     def matches(self, document: dict[str, Any]) -> bool:
@@ -105,22 +102,17 @@ class TalliedQuery:
             ):
                 return False
         created: datetime = document["createdAt"]
-        return all(self._created_matches(created, condition) for condition in self.created)
-
-    @staticmethod
-    def _created_matches(created: datetime, condition: Condition) -> bool:
-        bound = condition.values[0]
-        assert isinstance(bound, datetime)
-        bound = as_stored(bound)
-        return {
-            "gt": created > bound,
-            "gte": created >= bound,
-            "lt": created < bound,
-            "lte": created <= bound,
-        }[condition.operator]
+        return all(_created_matches(created, condition) for condition in self.created)
 
 
-def slots_for(days: list[Slot], query: "TalliedQuery", newest_first: bool) -> list[Slot]:
+def _created_matches(created: datetime, condition: Condition) -> bool:
+    """Whether a stored ``createdAt`` meets a range condition, with its bound as BSON stores it."""
+    bound = condition.values[0]
+    assert isinstance(bound, datetime)
+    return _COMPARISONS[condition.operator](created, as_stored(bound))
+
+
+def slots_for(days: list[Slot], query: TalliedQuery, newest_first: bool) -> list[Slot]:
     """The stretches a page of ``query`` counts, in the list's order: each day the
     ``createdAt`` range holds wholly as one, the hours of a day it cuts one by one (those it
     misses left out), days it misses not at all."""

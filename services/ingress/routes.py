@@ -161,6 +161,8 @@ async def query_orders(request: Request, caller: Caller) -> Response:
     except QueryError as error:
         raise field_problem(400, error.parameter, error.detail) from error
     records, total = await app.orders.find(query, _scope(caller))
+    # A list without returns is written straight from each record (``order_json``): building
+    # each ``Order`` and its dict cost the ingress more than the page's reads.
     if query.includes_returns:
         now = utc_now()
         views = [json.dumps(_view(record, app, now, with_returns=True), separators=(",", ":")) for record in records]
@@ -328,9 +330,7 @@ async def _send(app: "Ingress", command: OrderCreateCommand | OrderCommand, topi
 
 
 def _view(record: OrderRecord, app: "Ingress", now: datetime, *, with_returns: bool) -> dict[str, Any]:
-    """An order as GET shows it: with ``returns`` only where the contract asks for them. A
-    list without them is written straight from each record (``OrderRecord.order_json``):
-    building each ``Order`` and its dict cost the ingress more than the page's reads."""
+    """An order as GET shows it: with ``returns`` only where the contract asks for them."""
     view = record.as_order().model_dump(mode="json")
     if with_returns:
         view["returns"] = returns_view(record, now, app.settings.return_policy).model_dump(mode="json")

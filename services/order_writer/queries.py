@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cachetools import LRUCache
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.cursor import AsyncCursor
 
@@ -125,9 +126,9 @@ class OrderQueries:
         self._tallies = db[DAY_TALLIES]
         self._parts = db[DAY_TALLY_PARTS]
         self._generations = db[TALLY_GENERATIONS]
-        self._parsed: dict[tuple[str, str, int, bool], Slot] = {}
-        """Parsed tally versions, least recently used first."""
-        self._merchants: dict[tuple[str, bool], tuple[str | None, list[Slot]]] = {}
+        self._parsed: LRUCache[tuple[str, str, int, bool], Slot] = LRUCache(PARSED_DAYS)
+        """Parsed tally versions."""
+        self._merchants: LRUCache[tuple[str, bool], tuple[str, list[Slot]]] = LRUCache(CACHED_MERCHANTS)
         """Per merchant (and whether with amounts): its days as read under a generation."""
 
     async def get(self, order_id: str, merchant_id: str | None) -> OrderRecord | None:
@@ -198,14 +199,13 @@ class OrderQueries:
         marker = await self._generations.find_one({"_id": merchant_id})
         generation = None if marker is None else TallyGeneration.model_validate(marker).generation
         key = (merchant_id, with_amounts)
-        cached = self._merchants.pop(key, None)
-        if cached is None or generation is None or cached[0] != generation:
-            cached = (generation, await self._read_days(merchant_id, with_amounts=with_amounts))
+        cached = self._merchants.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        days = await self._read_days(merchant_id, with_amounts=with_amounts)
         if generation is not None:
-            self._merchants[key] = cached
-            if len(self._merchants) > CACHED_MERCHANTS:
-                del self._merchants[next(iter(self._merchants))]
-        return cached[1]
+            self._merchants[key] = (generation, days)
+        return days
 
     async def _read_days(self, merchant_id: str, *, with_amounts: bool) -> list[Slot]:
         """The merchant's tallied days as stored now. A version never changes, so each is
@@ -240,13 +240,10 @@ class OrderQueries:
 
     def _parsed_day(self, merchant_id: str, document: Document, with_amounts: bool, amounts: dict[str, str]) -> Slot:
         key = self._key(merchant_id, document, with_amounts)
-        parsed = self._parsed.pop(key, None)
+        parsed = self._parsed.get(key)
         if parsed is None:
             hours = parse_hours(document["hours"], amounts[document["amountsId"]] if with_amounts else None)
-            parsed = Slot.day(hour_start(document["day"], 0), hours)
-        self._parsed[key] = parsed
-        if len(self._parsed) > PARSED_DAYS:
-            del self._parsed[next(iter(self._parsed))]
+            parsed = self._parsed[key] = Slot.day(hour_start(document["day"], 0), hours)
         return parsed
 
     async def _orders_in(self, merchant_id: str, hours: list[datetime]) -> dict[datetime, list[Document]]:
