@@ -2,7 +2,9 @@
 log and how far it has read ``checkout.events``."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, PlainSerializer
 
 from schemas.base import Timestamp, WireModel, day_of, hour_of
 from schemas.checkout import Checkout
@@ -24,6 +26,27 @@ DAY_TALLY_PARTS = "day_tally_parts"
 TALLY_GENERATIONS = "tally_generations"
 
 
+def _event_of(stored: object) -> object:
+    return OrderEvent.model_validate_json(stored) if isinstance(stored, str) else stored
+
+
+def _event_text(event: OrderEvent) -> str:
+    return event.model_dump_json()
+
+
+StoredEvent = Annotated[OrderEvent, BeforeValidator(_event_of), PlainSerializer(_event_text, return_type=str)]
+"""An event in a stored outbox: JSON text in the document, an ``OrderEvent`` in Python."""
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+def hour_key(merchant_id: str, moment: datetime) -> str:
+    """A merchant's UTC hour of ``moment`` as its orders store it (``m-1|2026-11-28T06``)."""
+    return f"{merchant_id}|{hour_of(moment)}"
+
+
 class OrderDocument(OrderHeader):
     """An order as the writer stores it, in one document, so that every change, its dedupe
     mark and its event (the outbox) are one atomic write.
@@ -39,13 +62,23 @@ class OrderDocument(OrderHeader):
     created_day: str
     """``createdAt``'s UTC date (``2026-11-28``): reports and exports read a day at a time by
     equality, which FerretDB v1 serves from an index where it serves no range."""
-    created_hour: str
-    """``createdAt``'s UTC hour (``2026-11-28T06``): a list page reads the hours it needs by
-    equality (``DayTallyDocument`` says which)."""
+    hour_key: str
+    """The merchant and ``createdAt``'s UTC hour (``hour_key``): a list page reads the hours
+    it needs by this one equality (``DayTallyDocument`` says which). One field, not two: on
+    FerretDB v1 an equality on the merchant and on the hour is served by one field's index
+    and filtered by the other, which read every merchant's orders of the hour."""
     version: int
     record: str
-    outbox: list[OrderEvent] = []
-    outbox_since: Timestamp | None = None
+    outbox: list[StoredEvent] = []
+    """Each event as its JSON text (an event holds the whole order, forty-odd fields, and
+    FerretDB v1 pays for every field of every document it writes or reads)."""
+    outbox_since: Timestamp | None = Field(default=None, exclude_if=_absent)
+    """Since when the outbox has held events that the stale-outbox sweep publishes should
+    nobody clear them in time; absent otherwise."""
+    outbox_pending: Literal[True] | None = Field(default=None, exclude_if=_absent)
+    """Present exactly while ``outbox_since`` is. The sweep finds these orders by this
+    equality, which FerretDB v1 serves from an index; it serves no range, and a sweep by
+    ``outboxSince`` alone read every order, every 5 s (150 s at a million orders)."""
     applied_commands: list[str] = []
 
     @classmethod
@@ -54,7 +87,7 @@ class OrderDocument(OrderHeader):
             **record.model_dump(include=set(OrderHeader.model_fields)),
             created_at=record.created_at,
             created_day=day_of(record.created_at),
-            created_hour=hour_of(record.created_at),
+            hour_key=hour_key(record.merchant_id, record.created_at),
             version=record.version,
             record=record.model_dump_json(),
             **state,

@@ -10,7 +10,6 @@ from cachetools import LRUCache
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.cursor import AsyncCursor
 
-from schemas.base import hour_of
 from schemas.checkout import Checkout
 from schemas.order import OrderRecord
 from schemas.storage.orders import (
@@ -24,6 +23,7 @@ from schemas.storage.orders import (
     CheckoutDocument,
     OrderSpan,
     TallyGeneration,
+    hour_key,
 )
 from services.domain.listing import TalliedQuery, hours_of, overlapping, slots_for
 from services.domain.queries import Condition, OrderQuery, expand_status
@@ -109,9 +109,9 @@ def amounts_filter(merchant_id: str) -> Document:
 
 
 def hour_filter(merchant_id: str, start: datetime) -> Document:
-    """The merchant's orders of the hour from ``start``: an equality on two fields, served
-    from an index (``INDEXES``)."""
-    return {"merchantId": merchant_id, "createdHour": hour_of(start)}
+    """The merchant's orders of the hour from ``start``: one equality, served from an index
+    (``INDEXES``) that holds no other merchant's orders."""
+    return {"hourKey": hour_key(merchant_id, start)}
 
 
 def from_document(document: Document) -> OrderRecord:
@@ -171,7 +171,7 @@ class OrderQueries:
         """A page and its total from the merchant's day tallies: a day or an hour wholly
         inside the query's ``createdAt`` range is counted from its tally, an hour the range
         cuts (two at most) from its orders; then only the hours that hold the page are read,
-        each by an equality on ``createdHour`` that FerretDB v1 serves from an index. What is
+        each by an equality on ``hourKey`` that FerretDB v1 serves from an index. What is
         read grows with the merchant's days and the page, not with its orders."""
         newest_first = query.sort_direction == -1
         slots = slots_for(await self._days(merchant_id, with_amounts=tallied.by_amount), tallied, newest_first)

@@ -49,10 +49,10 @@ INDEXES: Indexes = {
         [("merchantId", ASCENDING), ("amount", ASCENDING)],
         [("checkoutId", ASCENDING)],
         [("createdAt", DESCENDING), ("id", DESCENDING)],
-        [("outboxSince", ASCENDING)],
+        [("outboxPending", ASCENDING), ("outboxSince", ASCENDING)],
         [("merchantId", ASCENDING), ("createdDay", ASCENDING)],
         [("createdDay", ASCENDING)],
-        [("merchantId", ASCENDING), ("createdHour", ASCENDING)],
+        [("hourKey", ASCENDING)],
     ],
     DAY_TALLIES: [[("merchantId", ASCENDING)], [("dayKey", ASCENDING)]],
     DAY_TALLY_PARTS: [[("dayKey", ASCENDING)], [("merchantId", ASCENDING), ("part", ASCENDING)]],
@@ -81,6 +81,13 @@ async def move_spans_back(
     ]
     await insert_new(spans, [{"_id": span.key(), **span.model_dump()} for span in behind])
     reach |= {span.merchant_id: span.first_created_at for span in behind}
+
+
+def unpublished_filter(older_than: datetime) -> Document:
+    """Orders whose outbox has held events since before ``older_than``: found by an equality
+    (``outboxPending``) that FerretDB v1 serves from an index, the few it finds then
+    compared by time."""
+    return {"outboxPending": True, "outboxSince": {"$lte": older_than}}
 
 
 def order_document(record: OrderRecord, **state: object) -> Document:
@@ -119,6 +126,7 @@ class OrderStore:
                     record,
                     outbox=[event],
                     outbox_since=event.occurred_at if swept else None,
+                    outbox_pending=True if swept else None,
                     applied_commands=[command_id],
                 )
                 for record, event, command_id in new_orders
@@ -134,8 +142,8 @@ class OrderStore:
         result = await self._orders.update_one(
             {"_id": record.id, "version": previous_version},
             {
-                "$set": fields | {"outboxSince": outbox_since},
-                "$push": {"outbox": event.model_dump(mode="python"), "appliedCommands": command_id},
+                "$set": fields | {"outboxSince": outbox_since, "outboxPending": True},
+                "$push": {"outbox": event.model_dump_json(), "appliedCommands": command_id},
             },
         )
         return result.matched_count == 1
@@ -147,13 +155,14 @@ class OrderStore:
         ``$set``, which MongoDB and FerretDB v1 treat alike (FerretDB v1 ignores ``$pull``
         with a condition)."""
         result = await self._orders.update_one(
-            {"_id": order_id, "version": version}, {"$set": {"outbox": [], "outboxSince": None}}
+            {"_id": order_id, "version": version},
+            {"$set": {"outbox": []}, "$unset": {"outboxSince": "", "outboxPending": ""}},
         )
         return result.matched_count == 1
 
     async def with_unpublished_events(self, older_than: datetime, limit: int) -> list[str]:
         """Ids of orders whose outbox has held events since before ``older_than``."""
-        cursor = self._orders.find({"outboxSince": {"$lte": older_than}}, {"_id": 1}).limit(limit)
+        cursor = self._orders.find(unpublished_filter(older_than), {"_id": 1}).limit(limit)
         return [d["_id"] async for d in cursor]
 
 
