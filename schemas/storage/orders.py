@@ -114,8 +114,8 @@ class OrderSpan(WireModel):
 class DayTallyDocument(WireModel):
     """One version of the tally of a merchant's orders created on a day (``DayTally``): its
     counts by hour and status, which list pages read (``hours``, compact JSON), and the ids
-    of the two ``DayTallyPart``s that hold its amounts and each order's row, kept apart so
-    that most pages read neither.
+    of the ``DayTallyPart``s that hold its amounts and each order's row, kept apart so that
+    most pages read neither.
 
     A version is never changed. The next one is inserted under the next ``seq`` (after its
     parts), then the older ones are deleted; readers take each day's highest ``seq``. The
@@ -128,11 +128,17 @@ class DayTallyDocument(WireModel):
     seq: int
     hours: str
     amounts_id: str
-    rows_id: str
+    rows_ids: str
+    """The ids of the ``DayTallyPart``s that hold the orders' rows, space-separated: every row
+    as some version had them, then the rows each later version changed, oldest first. A
+    batch writes the rows it changed, not the day's (``ROWS_CHAIN`` bounds the list)."""
 
     @staticmethod
     def id_of(day_key: str, seq: int) -> str:
         return f"{day_key}|{seq:09d}"
+
+    def rows_parts(self) -> list[str]:
+        return self.rows_ids.split()
 
 
 TallyPartKind = Literal["amounts", "rows"]

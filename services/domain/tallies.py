@@ -9,9 +9,11 @@ ignored, a newer one moves the order from its old status to its new one. An orde
 
 import json
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from itertools import chain
 
 from schemas.base import day_of
 from schemas.order import Order
@@ -85,12 +87,30 @@ class Slot:
     start: datetime
     length: timedelta
     tally: HourTally
-    hours: tuple["Slot", ...] = ()
+    parts: Callable[[], dict[int, HourTally]] | None = field(default=None, compare=False, repr=False)
+    """A day's hours by the hour they start, made when a page first walks them."""
+
+    @cached_property
+    def hours(self) -> tuple["Slot", ...]:
+        hours = self.parts() if self.parts is not None else {}
+        return tuple(Slot(self.start + timedelta(hours=h), HOUR, hours[h]) for h in sorted(hours))
 
     @classmethod
     def day(cls, start: datetime, hours: dict[int, HourTally]) -> "Slot":
-        parts = tuple(cls(start + timedelta(hours=h), HOUR, hours[h]) for h in sorted(hours))
-        return cls(start, DAY, merged(hours.values()), parts)
+        return cls(start, DAY, merged(hours.values()), lambda: hours)
+
+    @classmethod
+    def parsed_day(cls, start: datetime, hours_text: str, amounts_text: str | None = None) -> "Slot":
+        """A stored day tally (``DayTally.hours_text``, and ``amounts_text`` when amounts are
+        counted), its total made at once and its hours only when a page walks them: a page
+        counts all of a merchant's days (a merchant's first page reads them all) and walks
+        one or two."""
+        parsed = json.loads(hours_text)
+        names, counts = parsed["statuses"], parsed["hours"].values()
+        statuses = {name: n for name, n in zip(names, map(sum, zip(*counts, strict=True)), strict=True) if n}
+        amounts = json.loads(amounts_text).values() if amounts_text is not None else ()
+        total = HourTally(statuses, sorted(chain.from_iterable(amounts)))
+        return cls(start, DAY, total, lambda: parse_hours(hours_text, amounts_text))
 
 
 @dataclass
@@ -131,12 +151,17 @@ class DayTally:
         """The hours' amounts: most of a tally's bytes, read only by lists filtered by amount."""
         return json.dumps({str(h): t.amounts for h, t in sorted(self.hours.items())}, separators=(",", ":"))
 
-    def rows_text(self) -> str:
-        return json.dumps(self.rows, separators=(",", ":"))
+    def rows_text(self, order_ids: Iterable[str] | None = None) -> str:
+        """The rows of ``order_ids`` (all if None)."""
+        rows = self.rows if order_ids is None else {order_id: self.rows[order_id] for order_id in order_ids}
+        return json.dumps(rows, separators=(",", ":"))
 
     @classmethod
-    def parse(cls, hours_text: str, amounts_text: str, rows_text: str) -> "DayTally":
-        rows = {order_id: (version, status) for order_id, (version, status) in json.loads(rows_text).items()}
+    def parse(cls, hours_text: str, amounts_text: str, *rows_texts: str) -> "DayTally":
+        """A tally from its texts; a later rows text's row of an order replaces an earlier's."""
+        rows: dict[str, tuple[int, str]] = {}
+        for rows_text in rows_texts:
+            rows.update((order_id, (version, status)) for order_id, (version, status) in json.loads(rows_text).items())
         return cls(parse_hours(hours_text, amounts_text), rows)
 
 

@@ -27,7 +27,7 @@ from schemas.storage.orders import (
 )
 from services.domain.listing import TalliedQuery, hours_of, overlapping, slots_for
 from services.domain.queries import Condition, OrderQuery, expand_status
-from services.domain.tallies import Slot, hour_start, parse_hours
+from services.domain.tallies import Slot, hour_start
 from services.shared.mongo import Database, Document
 
 _RECORD_ONLY = {"_id": 0, "record": 1}
@@ -242,8 +242,10 @@ class OrderQueries:
         key = self._key(merchant_id, document, with_amounts)
         parsed = self._parsed.get(key)
         if parsed is None:
-            hours = parse_hours(document["hours"], amounts[document["amountsId"]] if with_amounts else None)
-            parsed = self._parsed[key] = Slot.day(hour_start(document["day"], 0), hours)
+            amounts_text = amounts[document["amountsId"]] if with_amounts else None
+            parsed = self._parsed[key] = Slot.parsed_day(
+                hour_start(document["day"], 0), document["hours"], amounts_text
+            )
         return parsed
 
     async def _orders_in(self, merchant_id: str, hours: list[datetime]) -> dict[datetime, list[Document]]:

@@ -3,6 +3,7 @@ other's changes (FerretDB v1 would, through updates), and a batch handed over ag
 changes nothing."""
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -11,12 +12,12 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from schemas.storage.orders import DAY_TALLIES, DAY_TALLY_PARTS
+from schemas.storage.orders import DAY_TALLIES, DAY_TALLY_PARTS, DayTallyDocument
 from services.domain.queries import parse_order_query
 from services.domain.tallies import DayTally, OrderChange, Slot
 from services.order_writer.queries import OrderQueries
 from services.order_writer.store import INDEXES
-from services.order_writer.tallies import DayTallies
+from services.order_writer.tallies import ROWS_CHAIN, DayTallies
 from services.shared.mongo import Database, ensure_indexes
 from tests.support.infrastructure import Infrastructure
 
@@ -48,8 +49,9 @@ async def stored(db: Database) -> tuple[list[int], DayTally]:
     found = [d async for d in db[DAY_TALLIES].find({"dayKey": "m1|2026-11-28"})]
     newest = max(found, key=lambda d: d["seq"])
     parts = {d["_id"]: d["text"] async for d in db[DAY_TALLY_PARTS].find({"dayKey": "m1|2026-11-28"})}
-    assert parts.keys() == {newest["amountsId"], newest["rowsId"]}
-    tally = DayTally.parse(newest["hours"], parts[newest["amountsId"]], parts[newest["rowsId"]])
+    rows = newest["rowsIds"].split()
+    assert parts.keys() == {newest["amountsId"], *rows}
+    tally = DayTally.parse(newest["hours"], parts[newest["amountsId"]], *(parts[part] for part in rows))
     return sorted(d["seq"] for d in found), tally
 
 
@@ -86,6 +88,36 @@ async def test_writers_changing_one_day_at_once_lose_nothing_and_a_repeated_batc
     assert await stored(databases[0]) == (seqs, tally)
 
 
+async def test_a_batch_writes_the_rows_it_changed_and_every_rows_chain_versions_all_of_them(
+    databases: list[Database],
+) -> None:
+    """A busy day holds tens of thousands of rows: rewriting them all with every batch made
+    the tallies the write path's largest cost. Read back through another writer (which
+    built none of it), the tally is the same whichever parts hold it."""
+    writer = DayTallies(databases[0])
+    batches = [[change(b * 10 + n, 1, "pending.created") for n in range(10)] for b in range(ROWS_CHAIN + 1)]
+    for b, batch in enumerate(batches[:3]):
+        await writer.apply(batch)
+        newest = await databases[0][DAY_TALLIES].find_one({"dayKey": "m1|2026-11-28"})
+        assert newest is not None
+        assert len(newest["rowsIds"].split()) == b + 1
+    parts = [d async for d in databases[0][DAY_TALLY_PARTS].find({"dayKey": "m1|2026-11-28", "part": "rows"})]
+    assert sorted(len(json.loads(p["text"])) for p in parts) == [10, 10, 10]
+    for batch in batches[3:]:
+        await writer.apply(batch)
+    _, tally = await stored(databases[0])
+    newest = await databases[0][DAY_TALLIES].find_one({"dayKey": "m1|2026-11-28"})
+    assert newest is not None
+    assert len(newest["rowsIds"].split()) == 1
+    assert len(tally.rows) == 10 * (ROWS_CHAIN + 1)
+    _, read_back = await DayTallies(databases[1])._latest("m1|2026-11-28")
+    assert read_back == tally
+    await DayTallies(databases[1]).apply(batches[0] + [change(5, 2, "success.delivered")])
+    _, tally = await stored(databases[0])
+    assert tally.rows["o5"] == (2, "success.delivered")
+    assert len(tally.rows) == 10 * (ROWS_CHAIN + 1)
+
+
 async def test_a_writer_that_built_on_a_replaced_version_builds_again_on_the_latest(
     databases: list[Database], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -103,7 +135,7 @@ async def test_a_writer_that_built_on_a_replaced_version_builds_again_on_the_lat
     latest = other._latest
     views = iter([stale])
 
-    async def stalled(key: str) -> tuple[int, DayTally]:
+    async def stalled(key: str) -> tuple[DayTallyDocument | None, DayTally]:
         return next(views, None) or await latest(key)
 
     monkeypatch.setattr(other, "_latest", stalled)

@@ -13,6 +13,7 @@ from schemas.checkout import CheckoutStatus
 from schemas.order import OrderRecord, OrderStatus
 from schemas.storage.orders import ORDER_SPANS, ORDERS
 from services.domain.creation import build_order
+from services.domain.events import event_for
 from services.domain.tallies import OrderChange
 from services.order_writer.store import first_created, move_spans_back, order_document
 from services.order_writer.tallies import DayTallies
@@ -57,7 +58,10 @@ async def seed_orders(
         record.status = rng.choice(STATUSES)
         known[merchant].order_ids.append(record.id)
         known[merchant].idempotency_keys.append(f"key-{n}")
-        batch.append(order_document(record, applied_commands=[command.command_id]))
+        # An order not changed since the batch that created it keeps its creation event.
+        unchanged = record.status == OrderStatus.CREATED
+        outbox = [event_for(record, "order.status.updated", None, record.created_at)] if unchanged else []
+        batch.append(order_document(record, outbox=outbox, applied_commands=[command.command_id]))
         records.append(record)
         if len(batch) == BATCH:
             if inserting:

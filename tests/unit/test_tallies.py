@@ -46,6 +46,30 @@ def test_a_tally_survives_its_texts() -> None:
     assert again.hours[23].amounts == []
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(STATUSES), st.integers(0, 23), st.none() | st.integers(0, 10**6)),
+        max_size=30,
+    )
+)
+def test_a_day_read_from_its_texts_counts_as_the_day_it_was_made_from(
+    orders: list[tuple[str, int, int | None]],
+) -> None:
+    tally = tally_of(
+        [change(n, 1, status, hour=hour, amount=amount) for n, (status, hour, amount) in enumerate(orders)]
+    )
+    start = hour_start("2026-11-28", 0)
+    made = Slot.day(start, tally.hours)
+    for amounts_text in (None, tally.amounts_text()):
+        read = Slot.parsed_day(start, tally.hours_text(), amounts_text)
+        assert read.tally.statuses == made.tally.statuses
+        assert read.tally.amounts == (made.tally.amounts if amounts_text else [])
+        assert [(h.start, h.tally.statuses) for h in read.hours] == [(h.start, h.tally.statuses) for h in made.hours]
+        if amounts_text:
+            assert [h.tally.amounts for h in read.hours] == [h.tally.amounts for h in made.hours]
+
+
 orders_changes = st.lists(
     st.tuples(st.integers(0, 5), st.integers(1, 4), st.sampled_from(STATUSES), st.integers(0, 23)),
     max_size=40,
