@@ -88,8 +88,9 @@ class GroupInsert:
     """Inserts from concurrent callers gathered into one unordered bulk insert (a group
     commit): the first document waits at most ``window`` seconds for others (or until
     ``limit`` are waiting), then all are inserted with one command, and each caller learns
-    whether its document was new. Under load the database sees one command for many
-    requests; a lone request waits ``window`` at most."""
+    whether its document was new. While a group is being inserted, the next one gathers and
+    goes as soon as it is done, so that groups grow with the load (by the database's round
+    trip) instead of being cut every ``window``. A lone request waits ``window`` at most."""
 
     def __init__(self, collection: AsyncCollection[Document], *, window: float = 0.002, limit: int = 64) -> None:
         self._collection = collection
@@ -104,7 +105,7 @@ class GroupInsert:
         self._waiting.append((document, future))
         if len(self._waiting) >= self._limit:
             self._insert_waiting()
-        elif self._timer is None:
+        elif self._timer is None and not self._inserting:
             self._timer = asyncio.get_running_loop().call_later(self._window, self._insert_waiting)
         return await future
 
@@ -115,7 +116,12 @@ class GroupInsert:
         group, self._waiting = self._waiting, []
         task = asyncio.create_task(self._insert(group))
         self._inserting.add(task)
-        task.add_done_callback(self._inserting.discard)
+        task.add_done_callback(self._inserted)
+
+    def _inserted(self, task: asyncio.Task[None]) -> None:
+        self._inserting.discard(task)
+        if self._waiting and not self._inserting and self._timer is None:
+            self._insert_waiting()
 
     async def _insert(self, group: list[tuple[Document, asyncio.Future[bool]]]) -> None:
         try:

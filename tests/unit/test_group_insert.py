@@ -12,13 +12,17 @@ from services.shared.mongo import DUPLICATE_KEY, GroupInsert
 class RecordingCollection:
     """``insert_many`` as MongoDB does it for unique ``_id``s, recording each command."""
 
-    def __init__(self, fail: Exception | None = None) -> None:
+    def __init__(self, fail: Exception | None = None, gate: asyncio.Event | None = None) -> None:
         self.ids: set[Any] = set()
         self.commands: list[list[Any]] = []
         self.fail = fail
+        self.gate = gate
+        """While unset, an insert waits (a slow database)."""
 
     async def insert_many(self, documents: list[dict[str, Any]], ordered: bool) -> None:
         self.commands.append([d["_id"] for d in documents])
+        if self.gate is not None:
+            await self.gate.wait()
         if self.fail:
             raise self.fail
         errors = []
@@ -48,6 +52,21 @@ async def test_a_full_group_goes_at_once_and_the_rest_wait_for_the_next() -> Non
     results = await asyncio.wait_for(asyncio.gather(*(inserts.insert({"_id": n}) for n in range(8))), 5)
     assert results == [True] * 8
     assert collection.commands == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+async def test_callers_that_come_while_a_group_is_inserted_go_together_as_soon_as_it_is_done() -> None:
+    slow_database = asyncio.Event()
+    collection = RecordingCollection(gate=slow_database)
+    inserts = group_insert(collection, window=0.001)
+    first = asyncio.create_task(inserts.insert({"_id": 0}))
+    while not collection.commands:  # the first group is being inserted
+        await asyncio.sleep(0.001)
+    later = [asyncio.create_task(inserts.insert({"_id": n})) for n in range(1, 6)]
+    await asyncio.sleep(0.01)  # ten windows: without the rule, each would have gone alone
+    assert collection.commands == [[0]]
+    slow_database.set()
+    assert await asyncio.gather(first, *later) == [True] * 6
+    assert collection.commands == [[0], [1, 2, 3, 4, 5]]
 
 
 async def test_a_failed_insert_fails_every_caller_of_its_group() -> None:
