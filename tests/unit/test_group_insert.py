@@ -18,9 +18,11 @@ class RecordingCollection:
         self.fail = fail
         self.gate = gate
         """While unset, an insert waits (a slow database)."""
+        self.called = asyncio.Event()
 
     async def insert_many(self, documents: list[dict[str, Any]], ordered: bool) -> None:
         self.commands.append([d["_id"] for d in documents])
+        self.called.set()
         if self.gate is not None:
             await self.gate.wait()
         if self.fail:
@@ -59,8 +61,7 @@ async def test_callers_that_come_while_a_group_is_inserted_go_together_as_soon_a
     collection = RecordingCollection(gate=slow_database)
     inserts = group_insert(collection, window=0.001)
     first = asyncio.create_task(inserts.insert({"_id": 0}))
-    while not collection.commands:  # the first group is being inserted
-        await asyncio.sleep(0.001)
+    await collection.called.wait()  # the first group is being inserted
     later = [asyncio.create_task(inserts.insert({"_id": n})) for n in range(1, 6)]
     await asyncio.sleep(0.01)  # ten windows: without the rule, each would have gone alone
     assert collection.commands == [[0]]
