@@ -24,6 +24,7 @@ from schemas.storage.orders import (
     OrderSpan,
     TallyGeneration,
     hour_key,
+    merchant_part,
 )
 from services.domain.listing import TalliedQuery, hours_of, overlapping, slots_for
 from services.domain.queries import Condition, OrderQuery, expand_status
@@ -104,8 +105,9 @@ def tallies_filter(merchant_id: str) -> Document:
 
 
 def amounts_filter(merchant_id: str) -> Document:
-    """The amounts parts of the merchant's day tallies: an equality served from an index."""
-    return {"merchantId": merchant_id, "part": "amounts"}
+    """The amounts parts of the merchant's day tallies: one equality, served from an index
+    that holds no rows part."""
+    return {"merchantPart": merchant_part(merchant_id, "amounts")}
 
 
 def hour_filter(merchant_id: str, start: datetime) -> Document:

@@ -55,7 +55,7 @@ INDEXES: Indexes = {
         [("hourKey", ASCENDING)],
     ],
     DAY_TALLIES: [[("merchantId", ASCENDING)], [("dayKey", ASCENDING)]],
-    DAY_TALLY_PARTS: [[("dayKey", ASCENDING)], [("merchantId", ASCENDING), ("part", ASCENDING)]],
+    DAY_TALLY_PARTS: [[("dayKey", ASCENDING)], [("merchantPart", ASCENDING)]],
     ORDER_SPANS: [[("merchantId", ASCENDING)]],
     PARKED_CREATES: [[("checkoutId", ASCENDING)], [("deadline", ASCENDING)]],
     CHECKOUTS: [[("checkoutId", ASCENDING)]],

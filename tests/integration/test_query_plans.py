@@ -141,6 +141,7 @@ async def test_a_tallied_page_reads_days_and_hours_through_indexes(
     ):
         plan = await db[collection].find(criteria).explain()
         assert access_paths(plan) == (True, False), json.dumps(plan, default=str)[:3000]
+        assert index_reads(plan) == (1, False), json.dumps(plan, default=str)[:3000]
 
 
 async def test_an_hour_of_orders_is_read_without_other_merchants_orders_of_that_hour(
