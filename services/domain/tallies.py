@@ -68,17 +68,6 @@ class HourTally:
         return max(end - start, 0)
 
 
-def merged(tallies: Iterable[HourTally]) -> HourTally:
-    """One tally of the orders of several (a day's, from its hours')."""
-    total = HourTally()
-    for tally in tallies:
-        for status, n in tally.statuses.items():
-            total.statuses[status] = total.statuses.get(status, 0) + n
-        total.amounts.extend(tally.amounts)
-    total.amounts.sort()
-    return total
-
-
 @dataclass(frozen=True)
 class Slot:
     """A stretch of a merchant's orders a list page counts at once: a day (with its hours, to
@@ -94,10 +83,6 @@ class Slot:
     def hours(self) -> tuple["Slot", ...]:
         hours = self.parts() if self.parts is not None else {}
         return tuple(Slot(self.start + timedelta(hours=h), HOUR, hours[h]) for h in sorted(hours))
-
-    @classmethod
-    def day(cls, start: datetime, hours: dict[int, HourTally]) -> "Slot":
-        return cls(start, DAY, merged(hours.values()), lambda: hours)
 
     @classmethod
     def parsed_day(cls, start: datetime, hours_text: str, amounts_text: str | None = None) -> "Slot":

@@ -169,9 +169,10 @@ def _draft(key: str, change: OrderChange, base: DayTallyDocument | None, tally: 
     seq = 1 if base is None else base.seq + 1
     chain = [] if base is None else base.rows_parts()
     attempt = f"{DayTallyDocument.id_of(key, seq)}|{uuid.uuid4().hex}"
-    rows_text = tally.rows_text() if len(chain) >= ROWS_CHAIN else tally.rows_text(changed)
     if len(chain) >= ROWS_CHAIN:
-        chain = []
+        chain, rows_text = [], tally.rows_text()
+    else:
+        rows_text = tally.rows_text(changed)
     texts = {"amounts": tally.amounts_text(), "rows": rows_text}
     parts = [
         _stored(f"{attempt}|{kind}", DayTallyPart(merchant_id=change.merchant_id, day_key=key, part=kind, text=text))
