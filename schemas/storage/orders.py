@@ -4,7 +4,7 @@ log and how far it has read ``checkout.events``."""
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer, computed_field
+from pydantic import BeforeValidator, Field, PlainSerializer, computed_field, model_validator
 
 from schemas.base import Timestamp, WireModel, day_of, hour_of
 from schemas.checkout import Checkout
@@ -76,10 +76,15 @@ class OrderDocument(OrderHeader):
     """Since when the outbox has held events that the stale-outbox sweep publishes should
     nobody clear them in time; absent otherwise."""
     outbox_pending: Literal[True] | None = Field(default=None, exclude_if=_absent)
-    """Present exactly while ``outbox_since`` is. The sweep finds these orders by this
-    equality, which FerretDB v1 serves from an index; it serves no range, and a sweep by
-    ``outboxSince`` alone read every order, every 5 s (150 s at a million orders)."""
+    """Present exactly while ``outbox_since`` is (set from it). The sweep finds these orders
+    by this equality, which FerretDB v1 serves from an index; it serves no range, and a sweep
+    by ``outboxSince`` alone read every order, every 5 s (150 s at a million orders)."""
     applied_commands: list[str] = []
+
+    @model_validator(mode="after")
+    def _pending_while_since(self) -> "OrderDocument":
+        self.outbox_pending = True if self.outbox_since is not None else None
+        return self
 
     @classmethod
     def of(cls, record: OrderRecord, **state: Any) -> "OrderDocument":

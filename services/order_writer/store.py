@@ -126,7 +126,6 @@ class OrderStore:
                     record,
                     outbox=[event],
                     outbox_since=event.occurred_at if swept else None,
-                    outbox_pending=True if swept else None,
                     applied_commands=[command_id],
                 )
                 for record, event, command_id in new_orders
@@ -138,11 +137,12 @@ class OrderStore:
     ) -> bool:
         """Store a changed order if nobody changed it since ``previous_version`` (optimistic
         concurrency); its event joins the outbox in the same write."""
-        fields = {k: v for k, v in order_document(record).items() if k not in ("_id", "outbox", "appliedCommands")}
+        stored = order_document(record, outbox_since=outbox_since)
+        fields = {k: v for k, v in stored.items() if k not in ("_id", "outbox", "appliedCommands")}
         result = await self._orders.update_one(
             {"_id": record.id, "version": previous_version},
             {
-                "$set": fields | {"outboxSince": outbox_since, "outboxPending": True},
+                "$set": fields,
                 "$push": {"outbox": event.model_dump_json(), "appliedCommands": command_id},
             },
         )
