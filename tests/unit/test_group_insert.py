@@ -63,7 +63,9 @@ async def test_callers_that_come_while_a_group_is_inserted_go_together_as_soon_a
     first = asyncio.create_task(inserts.insert({"_id": 0}))
     await collection.called.wait()  # the first group is being inserted
     later = [asyncio.create_task(inserts.insert({"_id": n})) for n in range(1, 6)]
-    await asyncio.sleep(0.01)  # ten windows: without the rule, each would have gone alone
+    await asyncio.sleep(0)  # each of them runs until it waits for its group
+    assert len(inserts._waiting) == 5
+    assert inserts._timer is None  # no window to cut them off: the insert in flight decides
     assert collection.commands == [[0]]
     slow_database.set()
     assert await asyncio.gather(first, *later) == [True] * 6
