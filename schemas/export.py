@@ -64,7 +64,7 @@ SCHEMAS: dict[str, TypeAdapter[Any]] = {
 
 # topic -> (message schema, who produces, who consumes, what it is)
 CHANNELS: dict[str, tuple[str, str, str, str]] = {
-    CHECKOUT_EVENTS: ("CheckoutEvent", "checkout service", "order-writer", "Checkouts; key = checkout id."),
+    CHECKOUT_EVENTS: ("CheckoutEvent", "checkout service", "order-writer, ingress", "Checkouts; key = checkout id."),
     ORDER_CREATE: ("OrderCreateCommand", "ingress", "order-writer", "Create an order from a checkout; key = order id."),
     ORDER_COMMANDS: (
         "OrderCommand",

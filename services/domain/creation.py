@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from schemas.checkout import Checkout, CheckoutStatus
 from schemas.commands import OrderCreateCommand
@@ -70,7 +71,17 @@ def build_order(
     )
 
 
-def supersedes(stored: Checkout | None, incoming: Checkout) -> bool:
+class CheckoutState(Protocol):
+    """What ``supersedes`` compares of a stored checkout (a ``Checkout`` has it)."""
+
+    @property
+    def status(self) -> CheckoutStatus: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+def supersedes(stored: CheckoutState | None, incoming: Checkout) -> bool:
     """Whether an incoming checkout event replaces the stored view: only a higher version
     does, and nothing moves an expired checkout back."""
     if stored is None:

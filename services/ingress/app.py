@@ -25,6 +25,7 @@ from services.shared.retry import MONGO_UNAVAILABLE
 from services.shared.settings import Settings
 from services.webhook_dispatcher.queries import DeliveryQueries, EndpointHealthQueries
 
+from .checkout_feed import follow_checkouts
 from .commands import CommandPublisher
 from .endpoint_routes import router as endpoint_router
 from .endpoint_store import INDEXES as ENDPOINT_INDEXES
@@ -45,6 +46,7 @@ from .ports import (
     Publisher,
 )
 from .problems import Problem, install_problem_handlers
+from .recent_checkouts import RecentCheckouts
 from .report_routes import router as report_router
 from .routes import router
 
@@ -58,6 +60,7 @@ class Ingress:
     settings: Settings
     orders: OrderReads
     checkouts: CheckoutReads
+    recent_checkouts: RecentCheckouts
     merchants: KeyRegistry
     idempotency: IdempotencyKeys
     deliveries: DeliveryReads
@@ -82,12 +85,16 @@ async def production_ingress(settings: Settings) -> AsyncIterator[Ingress]:
 
     preparing = asyncio.create_task(prepare())
     commands = CommandPublisher(settings)
+    recent_checkouts = RecentCheckouts(settings.ingress_recent_checkouts)
+    if recent_checkouts.capacity:
+        follow_checkouts(commands.broker, settings.topics.checkout_events, recent_checkouts)
     commands.start()
     try:
         yield Ingress(
             settings,
             OrderQueries(db),
             CheckoutQueries(db),
+            recent_checkouts,
             MerchantStore(db, cache_seconds=settings.api_key_cache_seconds),
             IdempotencyStore(db),
             DeliveryQueries(db),

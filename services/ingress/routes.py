@@ -52,6 +52,7 @@ from services.shared.merchant_store import Principal
 
 from .commands import BrokerUnavailable
 from .gate import PRINCIPAL
+from .metrics import CHECKOUT_LOOKUPS
 from .problems import Problem, field_problem
 
 if TYPE_CHECKING:
@@ -136,13 +137,20 @@ async def create_order(request: Request, caller: Caller, body: CreateOrderReques
         paid_checkout=paid_checkout,
     )
     await _send(app, command, app.settings.topics.order_create)
+    app.recent_checkouts.sent(body.checkout_id)
     return IdResponse(id=order_id)
 
 
 async def _paid_checkout(app: "Ingress", caller: Principal, checkout_id: str) -> Checkout | Problem | None:
-    """What the read view knows of a checkout: paid and the caller's (it goes with the
+    """What the ingress knows of a checkout: paid and the caller's (it goes with the
     command, so the writer need not read it again), or the refusal it earns by the writer's
-    own rules (``creation_status``), or nothing (not known yet: the writer waits for it)."""
+    own rules (``creation_status``), or nothing (not known yet: the writer waits for it).
+    A paid checkout this process remembers needs no read; anything else asks the view."""
+    remembered = app.recent_checkouts.paid(checkout_id, caller.merchant_id)
+    if remembered is not None:
+        CHECKOUT_LOOKUPS.labels("memory").inc()
+        return remembered
+    CHECKOUT_LOOKUPS.labels("view").inc()
     found = await app.checkouts.get(checkout_id)
     if found is None:
         return None

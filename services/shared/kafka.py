@@ -28,7 +28,7 @@ from .logs import logged_with
 from .metrics import CONSUMER_LAG, MESSAGES_CONSUMED
 from .retry import KAFKA_UNAVAILABLE, MONGO_UNAVAILABLE, until_available
 from .settings import Settings
-from .tracing import continued, header_traceparent
+from .tracing import TRACEPARENT, continued, current_traceparent, header_traceparent
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +49,12 @@ def client_id(role: str) -> str:
     return f"orders-{role}-{socket.gethostname()}-{os.getpid()}"
 
 
-def make_broker(settings: Settings, role: str = "client") -> KafkaBroker:
+def make_broker(settings: Settings, role: str = "client", *, traced: bool = True) -> KafkaBroker:
     """A broker whose publishes are durable when they return: acks from all in-sync
     replicas, idempotent producer (its own retries add no duplicates). Its request timeout
-    bounds how long a publish may wait for a broker that is down."""
+    bounds how long a publish may wait for a broker that is down. Untraced, it makes no
+    spans of its own; what it publishes still carries the current ``traceparent``."""
+    telemetry = (KafkaTelemetryMiddleware(),) if traced else ()
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         decoder=keep_raw_body,
@@ -67,10 +69,7 @@ def make_broker(settings: Settings, role: str = "client") -> KafkaBroker:
         graceful_timeout=5.0,
         # Spans for every publish and every message handled, linked through the messages'
         # `traceparent` headers; FastStream's own message metrics (faststream_*).
-        middlewares=(
-            KafkaTelemetryMiddleware(),
-            KafkaPrometheusMiddleware(registry=REGISTRY, app_name="orders"),
-        ),
+        middlewares=(*telemetry, KafkaPrometheusMiddleware(registry=REGISTRY, app_name="orders")),
     )
 
 
@@ -98,8 +97,10 @@ async def start_broker(broker: KafkaBroker) -> None:
 
 
 async def publish(broker: KafkaBroker, message: BaseModel, topic: str, key: str) -> None:
-    """Publish one model as JSON; returns once Kafka has it durably."""
-    await broker.publish(message.model_dump_json().encode(), topic, key=key.encode(), headers=JSON_HEADERS)
+    """Publish one model as JSON, in the current trace; returns once Kafka has it durably."""
+    parent = current_traceparent()
+    headers = JSON_HEADERS if parent is None else {**JSON_HEADERS, TRACEPARENT: parent}
+    await broker.publish(message.model_dump_json().encode(), topic, key=key.encode(), headers=headers)
 
 
 async def publish_all(broker: KafkaBroker, messages: Sequence[tuple[BaseModel, str, str, str | None]]) -> None:

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     request_body_timeout_seconds: float = Field(
         default=10.0, gt=0, validation_alias="ORDERS_REQUEST_BODY_TIMEOUT_SECONDS"
     )
+    ingress_recent_checkouts: int = Field(default=50_000, ge=0, validation_alias="ORDERS_INGRESS_RECENT_CHECKOUTS")
+    """How many checkouts an ingress process remembers from ``checkout.events`` (about 1 KiB
+    each), so that a create for one of them needs no read of the view; 0 reads the view."""
     publish_timeout_seconds: float = Field(default=5.0, gt=0, validation_alias="ORDERS_PUBLISH_TIMEOUT_SECONDS")
     checkout_grace_seconds: float = Field(default=30.0, ge=0, validation_alias="ORDERS_CHECKOUT_GRACE_SECONDS")
     writer_workers: int = Field(default=6, ge=1, validation_alias="ORDERS_WRITER_WORKERS")

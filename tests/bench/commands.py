@@ -18,7 +18,7 @@ import httpx
 
 from tests.support.receiver import WebhookReceiver
 
-from .common import deployment, machine, paid_checkouts_in_view
+from .common import deployment, machine, paid_checkouts_published
 from .results import record
 
 HANDSHAKES = {"hello", "ismaster", "isMaster", "ping", "buildInfo", "saslStart", "saslContinue", "endSessions"}
@@ -40,7 +40,7 @@ async def main(orders: int = 1000) -> None:
     try:
         merchant = await stack.merchant()
         url = receiver.url("ok", uuid.uuid4().hex)
-        checkouts = await paid_checkouts_in_view(stack, merchant.merchant_id, orders + 20)
+        checkouts = await paid_checkouts_published(stack, merchant.merchant_id, orders + 20, in_view=True)
         headers = {"Authorization": f"Bearer {merchant.api_key}"}
         async with (
             httpx.AsyncClient(base_url=stack.base_url, headers=headers, timeout=60) as api,

@@ -1,8 +1,10 @@
 """Figure 1 of the write-path issue: POST /orders accepted per second by the ingress, beside
 a bare endpoint that only validates the same body and publishes it (``bare_ingress.py``).
 Both single processes, the same aiohttp load generator (32 clients), the same run. The
-ingress runs alone (no writer or dispatcher competing for the cores); its checkouts are in
-the view, so every request takes the full path (key, view, reservation, publish).
+ingress runs alone (no writer or dispatcher competing for the cores); its checkouts are
+published on ``checkout.events`` first, as the checkout service would, so the ingress knows
+them as it would in production (``RecentCheckouts``); how many creates it took from that
+memory and how many from a read of the view is printed beside the figure.
 
     python -m tests.bench.ingress      (after `make services`)
 """
@@ -15,9 +17,10 @@ import aiohttp
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from schemas.topics import TOPIC_PARTITIONS
+from tests.support.metrics import metrics, value
 from tests.support.stack import eventually, free_port
 
-from .common import deployment, machine, paid_checkouts_in_view
+from .common import deployment, machine, paid_checkouts_published
 from .load import Result, closed_loop
 from .results import record
 
@@ -59,11 +62,17 @@ async def main() -> None:
     )
     try:
         merchant = await stack.merchant()
-        checkouts = await paid_checkouts_in_view(stack, merchant.merchant_id, 2 * (REQUESTS + 200))
+        checkouts = await paid_checkouts_published(stack, merchant.merchant_id, 2 * (REQUESTS + 200), in_view=False)
         ids = [c.id for c in checkouts]
         await eventually(lambda: _answers(f"http://127.0.0.1:{port}/docs"), timeout=30)
         print(f"machine: {machine()}")
         ingress = await saturate("ingress, POST /orders", stack.base_url, merchant.api_key, ids[: REQUESTS + 200])
+        lookups = (await metrics(stack.base_url))[1]
+        print(
+            "  checkouts found in memory / read from the view: "
+            f"{value(lookups, 'orders_ingress_checkout_lookups_total', source='memory'):.0f} / "
+            f"{value(lookups, 'orders_ingress_checkout_lookups_total', source='view'):.0f}"
+        )
         yardstick = await saturate("bare validate-and-publish", f"http://127.0.0.1:{port}", "-", ids[REQUESTS + 200 :])
         record(
             "ingress POST/s / bare endpoint POST/s",

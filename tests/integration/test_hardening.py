@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.checkout import CheckoutStatus
+from tests.support.commands import create_command
 from tests.support.demo import demo_checkout
 from tests.support.hostile import UNSTORABLE_FIELDS, UNSTORABLE_JSON
 from tests.support.stack import Stack, eventually
@@ -129,7 +130,11 @@ async def test_a_backlog_of_checkouts_delays_an_order_and_never_fails_it(stack: 
     backlog = [demo_checkout(merchant.merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1) for _ in range(20_000)]
     await stack.publish_many(stack.settings.topics.checkout_events, [(e, e.checkout.id) for e in backlog])
     last = backlog[-1].checkout.id
-    order_id = await stack.create_order(merchant.api_key, last)
+    # As an ingress sends it that has not read the checkout yet (the ingress reads the topic
+    # too, faster than the writer stores it, and would send the checkout with the command).
+    create = create_command(merchant.merchant_id, last)
+    await stack.publish(stack.settings.topics.order_create, create, create.order_id)
+    order_id = create.order_id
     await eventually(lambda: stack.db.parked_creates.find_one({"_id": order_id}), interval=0.02)
     parked = time.monotonic()  # the writer waits for the checkout; the wall-clock rule would fail it 1 s on
     await eventually(lambda: stack.db.checkouts.find_one({"_id": last}), timeout=120, interval=0.05)

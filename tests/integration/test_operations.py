@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from services.domain.webhooks import url_for_logs
 from services.ingress.endpoint_routes import router as endpoint_router
@@ -17,29 +16,9 @@ from services.ingress.report_routes import router as report_router
 from services.ingress.routes import router
 from services.shared.merchant_store import Credentials
 from services.shared.metrics import UNMATCHED_ROUTE
+from tests.support.metrics import Samples, metrics, value
 from tests.support.receiver import WebhookReceiver
 from tests.support.stack import Stack, eventually, free_port
-
-Samples = list[tuple[str, dict[str, str], float]]
-
-
-async def metrics(url: str) -> tuple[str, Samples]:
-    """A process's exposition, as text and as (name, labels, value) samples."""
-    async with httpx.AsyncClient() as client:
-        response = await client.get(url + "/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    samples = [
-        (sample.name, sample.labels, sample.value)
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    ]
-    return response.text, samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """The sum of the samples of ``name`` whose labels include ``labels``."""
-    return sum(v for n, found, v in samples if n == name and labels.items() <= found.items())
 
 
 async def new_order(stack: Stack, merchant: Credentials, urls: list[str]) -> str:

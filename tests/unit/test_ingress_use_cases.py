@@ -20,6 +20,7 @@ from schemas.checkout import CheckoutStatus
 from schemas.commands import OrderCreateCommand
 from schemas.order import OrderRecord, OrderStatus
 from services.ingress.app import Ingress, create_app
+from services.ingress.recent_checkouts import RecentCheckouts
 from services.shared.merchant_store import Principal
 from services.shared.settings import Settings
 from tests.factories import NOW, checkout, order
@@ -45,6 +46,7 @@ class Api:
         self.settings = Settings.model_validate({"ORDERS_REQUEST_BODY_TIMEOUT_SECONDS": "0.2"} | settings)
         self.orders = FakeOrders()
         self.checkouts = FakeCheckouts(checkout(CheckoutStatus.PAID))
+        self.recent_checkouts = RecentCheckouts(capacity=100)
         self.idempotency = FakeIdempotency()
         self.log = FakeCommandLog()
         self.publisher = publisher or FakePublisher()
@@ -55,6 +57,7 @@ class Api:
             self.settings,
             self.orders,
             self.checkouts,
+            self.recent_checkouts,
             FakeKeys({KEY: Principal("m1", admin=False), ADMIN_KEY: Principal("ops", admin=True)}),
             self.idempotency,
             FakeDeliveryReads(),
@@ -117,6 +120,26 @@ async def test_a_paid_checkout_goes_with_its_command_and_the_key_is_only_written
     assert isinstance(command, OrderCreateCommand)
     assert command.paid_checkout == paid
     assert api.idempotency.reads == 0
+
+
+async def test_a_paid_checkout_this_process_remembers_is_not_read_until_an_order_was_sent_for_it(api: Api) -> None:
+    """A checkout remembered as paid goes with the command without a read of the view. Once
+    an order was sent for it, the next request asks the view, whose claim refuses it."""
+    paid = checkout(CheckoutStatus.PAID)
+    api.recent_checkouts.take([paid])
+    api.checkouts.stored.clear()
+    first = await api.post("/orders", {"checkoutId": "c1", "idempotencyKey": "k1"})
+    assert first.status_code == 200
+    assert api.checkouts.reads == 0
+    [(_, _, command)] = api.publisher.sent
+    assert isinstance(command, OrderCreateCommand)
+    assert command.paid_checkout == paid
+
+    api.checkouts.stored["c1"] = paid
+    api.checkouts.claims["c1"] = first.json()["id"]
+    second = await api.post("/orders", {"checkoutId": "c1", "idempotencyKey": "k2"})
+    assert (second.status_code, api.checkouts.reads) == (409, 1)
+    assert len(api.publisher.sent) == 1
 
 
 async def test_a_retry_after_its_order_claimed_the_checkout_gets_the_same_answer(api: Api) -> None:
