@@ -97,9 +97,11 @@ def _async(
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if args.service != "all":
+        from services.shared.runtime import tune_garbage_collector
         from services.shared.tracing import configure_tracing
 
         configure_tracing(f"orders-{args.service}")
+        tune_garbage_collector()
     if args.service == "ingress":
         from services.ingress.app import run as run_ingress
 
@@ -267,7 +269,7 @@ async def _dlq_replay(settings: Settings, args: argparse.Namespace) -> None:
 
     await _with_db(settings, count)
     command = ReplayDeadLetters(command_id=str(uuid.uuid4()), selector=selector, requested_at=utc_now())
-    broker = make_broker(settings)
+    broker = make_broker(settings, instrumented=False)
     await start_broker(broker)
     try:
         await publish(broker, command, settings.topics.webhook_commands, key=command.command_id)

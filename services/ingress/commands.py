@@ -4,15 +4,12 @@ import asyncio
 import logging
 
 from faststream.kafka import KafkaBroker
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind
 from pydantic import BaseModel
 
 from services.shared.kafka import make_broker, publish, start_broker
 from services.shared.settings import Settings
 
 logger = logging.getLogger(__name__)
-TRACER = trace.get_tracer(__name__)
 
 
 class BrokerUnavailable(Exception):
@@ -26,9 +23,7 @@ class CommandPublisher:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        # FastStream's telemetry makes two spans and a metric per publish: an eighth of the
-        # ingress's time per request under load (py-spy). One span of its own does here.
-        self.broker: KafkaBroker = make_broker(settings, "ingress", traced=False)
+        self.broker: KafkaBroker = make_broker(settings, "ingress", instrumented=False)
         self._connected = asyncio.Event()
         self._connecting: asyncio.Task[None] | None = None
 
@@ -55,15 +50,9 @@ class CommandPublisher:
         if not self._connected.is_set():
             raise BrokerUnavailable("the message broker is not reachable yet")
         try:
-            name, attributes = f"{topic} publish", _span_attributes(topic)
-            with TRACER.start_as_current_span(name, kind=SpanKind.PRODUCER, attributes=attributes):
-                await asyncio.wait_for(
-                    publish(self.broker, message, topic, key), timeout=self._settings.publish_timeout_seconds * 2
-                )
+            await asyncio.wait_for(
+                publish(self.broker, message, topic, key), timeout=self._settings.publish_timeout_seconds * 2
+            )
         except Exception as error:  # any failure to publish: the broker did not confirm
             logger.warning("publishing to %s failed: %s: %s", topic, type(error).__name__, error)
             raise BrokerUnavailable("the message broker did not confirm the request in time") from error
-
-
-def _span_attributes(topic: str) -> dict[str, str]:
-    return {"messaging.system": "kafka", "messaging.destination.name": topic, "messaging.operation": "publish"}

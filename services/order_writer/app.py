@@ -21,6 +21,7 @@ from services.shared.kafka import (
     batch_subscriber,
     consume,
     consume_batch,
+    make_broker,
     publish_all,
     start_broker,
 )
@@ -137,8 +138,12 @@ async def run(settings: Settings) -> None:
             group_id(settings, "checkouts"),
             CheckoutProgress(process.db),
         )
-        writer = build_writer(settings, process.db, process.broker, intake)
+        # The order events go out through a producer of their own, without FastStream's
+        # telemetry and metrics per message (``publish_all`` makes one span per event).
+        events = make_broker(settings, "writer-events", instrumented=False)
+        writer = build_writer(settings, process.db, events, intake)
         process.watches += subscribe(process.broker, writer, intake, DayTallies(process.db), settings)
+        await start_broker(events)
         await start_broker(process.broker)
         logger.info("order-writer is consuming %s", ", ".join(settings.topics.all()[:3]))
         loops = [
@@ -154,3 +159,4 @@ async def run(settings: Settings) -> None:
                 loop.cancel()
             await process.broker.stop()
             await writer.marks_written()
+            await events.stop()

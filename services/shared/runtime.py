@@ -1,11 +1,28 @@
 """Running a service until SIGTERM or SIGINT, and background loops that survive errors."""
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
 
 logger = logging.getLogger(__name__)
+
+
+GC_THRESHOLDS = (50_000, 20, 100)
+"""The cyclic garbage collector runs after this many net allocations (Python's default: 700,
+10, 10). A batch of 500 orders allocates hundreds of thousands of short-lived objects, and
+with the defaults the writer spent a tenth of its time collecting: from a backlog of create
+commands, 1,761 orders/s with the defaults against 2,106 with these (``tests/bench/writer``,
+same hour). Objects still in reference cycles live a little longer, which the RSS figures of
+the benchmarks include."""
+
+
+def tune_garbage_collector() -> None:
+    """Collect less often, and leave what the imports and start-up made out of every
+    collection (``gc.freeze``): it lives as long as the process."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def wait_for_stop_signal() -> None:

@@ -17,9 +17,11 @@ from opentelemetry.propagate import extract, inject
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import SpanKind
 
 TRACEPARENT = "traceparent"
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+TRACER = trace.get_tracer(__name__)
 
 
 def configure_tracing(service_name: str) -> TracerProvider:
@@ -34,6 +36,17 @@ def configure_tracing(service_name: str) -> TracerProvider:
     trace.set_tracer_provider(provider)
     PymongoInstrumentor().instrument(tracer_provider=provider)
     return provider
+
+
+@contextlib.contextmanager
+def producer_span(topic: str) -> Iterator[None]:
+    """One PRODUCER span for a message published on ``topic``, current while the message is
+    handed to the producer, so that the ``traceparent`` it carries is this span's. (FastStream's
+    telemetry makes two spans and a metric per message; under load that was an eighth of the
+    ingress's time and a fifth of the writer's, by ``py-spy``.)"""
+    attributes = {"messaging.system": "kafka", "messaging.destination.name": topic, "messaging.operation": "publish"}
+    with TRACER.start_as_current_span(f"{topic} publish", kind=SpanKind.PRODUCER, attributes=attributes):
+        yield
 
 
 def tracing_exported() -> bool:
