@@ -92,4 +92,20 @@ OrderCommand = Annotated[
 ]
 """One message of ``order.commands``: a lifecycle or return transition."""
 
-order_command_adapter: TypeAdapter[OrderCommand] = TypeAdapter(OrderCommand)
+
+class RepublishOutbox(WireModel):
+    """The order-writer to itself, on ``order.commands`` under the order's key: publish the
+    order's unpublished events (its outbox) and forget them, in the order's turn among its
+    commands. FerretDB v1 updates a document by reading it, changing it and writing it back
+    whole, so two conditional updates of one order can both match, and the later write
+    undoes the other: an outbox cleared beside a command's change could undo the change.
+    In the order's turn, nothing else updates it."""
+
+    type: Literal["order.republish_outbox"] = "order.republish_outbox"
+    order_id: Text
+
+
+OrderCommandsMessage = Annotated[OrderCommand | RepublishOutbox, Field(discriminator="type")]
+"""One message of ``order.commands``: a command from the ingress, or the writer's own."""
+
+order_commands_message_adapter: TypeAdapter[OrderCommandsMessage] = TypeAdapter(OrderCommandsMessage)

@@ -20,7 +20,7 @@ from schemas.api import (
     WebhookEndpointList,
 )
 from schemas.checkout import CheckoutEvent
-from schemas.commands import OrderCommand, OrderCreateCommand
+from schemas.commands import OrderCommand, OrderCommandsMessage, OrderCreateCommand
 from schemas.endpoint_events import WebhookEndpointDisabled
 from schemas.events import OrderEvent
 from schemas.topics import (
@@ -44,6 +44,7 @@ SCHEMAS: dict[str, TypeAdapter[Any]] = {
     "CheckoutEvent": TypeAdapter(CheckoutEvent),
     "OrderCreateCommand": TypeAdapter(OrderCreateCommand),
     "OrderCommand": TypeAdapter(OrderCommand),
+    "OrderCommandsMessage": TypeAdapter(OrderCommandsMessage),
     "OrderEvent": TypeAdapter(OrderEvent),
     "OrderStatusWebhook": TypeAdapter(OrderStatusWebhook),
     "ReturnStatusWebhook": TypeAdapter(ReturnStatusWebhook),
@@ -67,8 +68,8 @@ CHANNELS: dict[str, tuple[str, str, str, str]] = {
     CHECKOUT_EVENTS: ("CheckoutEvent", "checkout service", "order-writer, ingress", "Checkouts; key = checkout id."),
     ORDER_CREATE: ("OrderCreateCommand", "ingress", "order-writer", "Create an order from a checkout; key = order id."),
     ORDER_COMMANDS: (
-        "OrderCommand",
-        "ingress, any service",
+        "OrderCommandsMessage",
+        "ingress, any service (an OrderCommand); the order-writer to itself (order.republish_outbox)",
         "order-writer",
         "Lifecycle and return commands; key = order id.",
     ),

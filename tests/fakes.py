@@ -43,7 +43,7 @@ class FakeOrders:
         found = self.stored.get(order_id)
         return (found[0].model_copy(deep=True), list(found[1]), list(found[2])) if found else None
 
-    async def insert_many(self, new_orders: Sequence[NewOrder], *, swept: bool) -> list[bool]:
+    async def insert_many(self, new_orders: Sequence[NewOrder]) -> list[bool]:
         stored = []
         for record, event, command_id in new_orders:
             stored.append(record.id not in self.stored)

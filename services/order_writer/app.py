@@ -13,7 +13,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
 from schemas.checkout import CheckoutEvent
-from schemas.commands import OrderCreateCommand, order_command_adapter
+from schemas.commands import OrderCreateCommand, RepublishOutbox, order_commands_message_adapter
 from schemas.events import OrderEvent
 from services.shared.consumer_process import consumer_process
 from services.shared.kafka import (
@@ -56,6 +56,10 @@ def build_writer(settings: Settings, db: Database, broker: KafkaBroker, intake: 
         topic = settings.topics.order_events
         await publish_all(broker, [(event, topic, event.order_id, traceparent) for event, traceparent in events])
 
+    async def request_republish(order_ids: Sequence[str]) -> None:
+        topic = settings.topics.order_commands
+        await publish_all(broker, [(RepublishOutbox(order_id=i), topic, i, None) for i in order_ids])
+
     return OrderWriter(
         OrderStore(db),
         CheckoutStore(db),
@@ -64,6 +68,7 @@ def build_writer(settings: Settings, db: Database, broker: KafkaBroker, intake: 
         publish_events,
         CreationMarks(db),
         intake,
+        request_republish,
         checkout_grace=timedelta(seconds=settings.checkout_grace_seconds),
         return_policy=settings.return_policy,
     )
@@ -113,8 +118,9 @@ def subscribe(
         listener=watches[2],
     )
     async def on_order_command(message: KafkaMessage) -> None:
-        """Lifecycle and return commands, each partition by one of the workers, in order."""
-        await consume(broker, message, order_command_adapter, writer.apply)
+        """Lifecycle and return commands (and the writer's own ``RepublishOutbox``), each
+        partition by one of the workers, in order."""
+        await consume(broker, message, order_commands_message_adapter, writer.handle)
 
     pace = Pace(TALLY_PACE_SECONDS)
 

@@ -15,6 +15,9 @@ from schemas.storage.orders import CommandOutcome, ParkedCreate
 PublishEvents = Callable[[Sequence[tuple[OrderEvent, str | None]]], Awaitable[None]]
 """Publish events, each with the ``traceparent`` of its trace, in the order given (an
 order's events in version order); returns once Kafka has them all."""
+RequestRepublish = Callable[[Sequence[str]], Awaitable[None]]
+"""Ask, on ``order.commands`` under each order's key, that these orders' outboxes be
+published in their turn (``RepublishOutbox``); returns once Kafka has the requests."""
 NewOrder = tuple[OrderRecord, OrderEvent, str]
 """A new order, its first event and the id of the command that made it."""
 
@@ -22,7 +25,7 @@ NewOrder = tuple[OrderRecord, OrderEvent, str]
 class Orders(Protocol):
     async def get_with_state(self, order_id: str) -> tuple[OrderRecord, list[str], list[OrderEvent]] | None: ...
 
-    async def insert_many(self, new_orders: Sequence[NewOrder], *, swept: bool) -> list[bool]:
+    async def insert_many(self, new_orders: Sequence[NewOrder]) -> list[bool]:
         """For each new order, whether it was stored (False: it existed)."""
         ...
 

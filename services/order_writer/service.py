@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from schemas.base import utc_now
 from schemas.checkout import Checkout, CheckoutEvent, CheckoutStatus
-from schemas.commands import OrderCommand, OrderCreateCommand
+from schemas.commands import OrderCommand, OrderCommandsMessage, OrderCreateCommand, RepublishOutbox
 from schemas.events import OrderEvent
 from schemas.order import OrderStatus
 from services.domain.creation import build_order, creation_status, newest_checkouts, waits_until
@@ -21,7 +21,17 @@ from services.shared.logs import logged_with
 from services.shared.tracing import continued, current_traceparent
 
 from .metrics import ORDERS_STORED
-from .ports import Checkouts, Commands, IntakeClock, NewOrder, Orders, Parked, PublishedCreations, PublishEvents
+from .ports import (
+    Checkouts,
+    Commands,
+    IntakeClock,
+    NewOrder,
+    Orders,
+    Parked,
+    PublishedCreations,
+    PublishEvents,
+    RequestRepublish,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +65,7 @@ class OrderWriter:
         publish_events: PublishEvents,
         published: PublishedCreations,
         intake: IntakeClock,
+        request_republish: RequestRepublish,
         *,
         checkout_grace: timedelta,
         return_policy: ReturnPolicy,
@@ -67,6 +78,7 @@ class OrderWriter:
         self._published = published
         self._marking: set[asyncio.Task[None]] = set()
         self._intake = intake
+        self._request_republish = request_republish
         self._checkout_grace = checkout_grace
         self._return_policy = return_policy
 
@@ -131,7 +143,7 @@ class OrderWriter:
             status = creation_status(command.merchant_id, command.order_id, command.paid_checkout, holder)
             record = build_order(command, command.paid_checkout, status, now)
             new_orders.append((record, event_for(record, "order.status.updated", None, now), command.command_id))
-        stored = await self._orders.insert_many(new_orders, swept=False)
+        stored = await self._orders.insert_many(new_orders)
         fresh = [(event, command_id) for (_, event, command_id), new in zip(new_orders, stored, strict=True) if new]
         for event, command_id in fresh:
             ORDERS_STORED.labels(event.order.status.value).inc()
@@ -180,15 +192,19 @@ class OrderWriter:
 
     async def _made_before(self, command: OrderCreateCommand) -> bool:
         """Whether the command's order exists. If this very command made it (Kafka hands it
-        over again, perhaps after a crash before its events went out), its outbox is
-        published again. Another create of the order (a retry) publishes nothing: the one
-        that made it does, or its redelivery, or the stale-outbox sweep."""
+        over again, or its parked copy comes again, perhaps after a crash before its event
+        went out), nothing changed the order since, and its creation event is not marked
+        published, the event goes again. Another create of the order (a retry) publishes
+        nothing: the one that made it does, or its redelivery. Events of later changes are
+        their commands' to publish."""
         state = await self._orders.get_with_state(command.order_id)
         if state is None:
             return False
         record, applied_commands, outbox = state
-        if command.command_id in applied_commands and outbox:
-            await self._publish(record.id, record.version, outbox)
+        if command.command_id not in applied_commands or record.version != 1 or not outbox:
+            return True
+        if not await self._published.marked(record.id):
+            await self._announce_creation(record.id, outbox)
         return True
 
     async def decide_overdue(self) -> None:
@@ -216,15 +232,31 @@ class OrderWriter:
         now = utc_now()
         record = build_order(command, checkout, status, now)
         event = event_for(record, "order.status.updated", None, now)
-        [stored] = await self._orders.insert_many([(record, event, command.command_id)], swept=True)
-        if parked:
-            await self._parked.remove(command.order_id)
+        [stored] = await self._orders.insert_many([(record, event, command.command_id)])
         if not stored:  # decided before (a redelivery, a retry or a second wake-up)
             await self._made_before(command)
-            return
-        logger.info("order %s stored as %s", record.id, status)
-        ORDERS_STORED.labels(status.value).inc()
-        await self._publish(record.id, record.version, [event])
+        else:
+            logger.info("order %s stored as %s", record.id, status)
+            ORDERS_STORED.labels(status.value).inc()
+            await self._announce_creation(record.id, [event])
+        # Only now: should the process die before the event is out, the parked command
+        # (or, for one that never waited, its redelivery from Kafka) decides it again.
+        if parked:
+            await self._parked.remove(command.order_id)
+
+    async def _announce_creation(self, order_id: str, outbox: list[OrderEvent]) -> None:
+        """Publish a new order's creation event and mark it published, leaving it in the
+        outbox: clearing it here, outside the order's turn among its commands, could undo
+        a change a command makes at the same moment (``RepublishOutbox``)."""
+        await self._publish_events([(event, current_traceparent()) for event in outbox])
+        await self._published.mark([order_id])
+
+    async def handle(self, message: OrderCommandsMessage) -> None:
+        """One message of ``order.commands``, in its order's turn."""
+        if isinstance(message, RepublishOutbox):
+            await self.publish_outbox(message.order_id)
+        else:
+            await self.apply(message)
 
     async def apply(self, command: OrderCommand) -> None:
         """Apply a lifecycle or return command exactly once in effect. A conflicting write
@@ -275,12 +307,16 @@ class OrderWriter:
             await self._publish(order_id, state[0].version, state[2])
 
     async def _publish(self, order_id: str, version: int, outbox: list[OrderEvent]) -> None:
-        """Publish an outbox known to be the order's at ``version``, then forget it."""
+        """Publish an outbox known to be the order's at ``version``, then forget it; only in
+        the order's turn among its commands (``RepublishOutbox``)."""
         trace = current_traceparent()
         await self._publish_events([(event, trace) for event in sorted(outbox, key=lambda e: e.version)])
         await self._orders.clear_outbox(order_id, version)
 
     async def publish_stale_outboxes(self, older_than: timedelta = timedelta(seconds=5)) -> None:
-        """Events left unpublished by a crash between storing and publishing."""
-        for order_id in await self._orders.with_unpublished_events(utc_now() - older_than, limit=500):
-            await self.publish_outbox(order_id)
+        """Events of a change left unpublished (the process died between storing and
+        publishing, and its command came back to no process in time): asked for in each
+        order's turn among its commands (``RepublishOutbox``), never published from here."""
+        stale = await self._orders.with_unpublished_events(utc_now() - older_than, limit=500)
+        if stale:
+            await self._request_republish(stale)

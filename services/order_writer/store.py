@@ -110,24 +110,20 @@ class OrderStore:
         stored = OrderDocument.model_validate(document)
         return stored.order_record(), stored.applied_commands, stored.outbox
 
-    async def insert_many(self, new_orders: Sequence[NewOrder], *, swept: bool) -> list[bool]:
+    async def insert_many(self, new_orders: Sequence[NewOrder]) -> list[bool]:
         """Store new orders, each with its first event in the outbox, with one bulk command;
-        for each, whether it was stored (False: it existed). ``swept``: whether the stale-
-        outbox sweep should publish their events should nobody clear them in time. Each
-        merchant's spans are moved back first where this process does not know them to
-        reach far enough (one more command, for a merchant's first batch or an older order)."""
+        for each, whether it was stored (False: it existed). The stale-outbox sweep leaves
+        them be: a creation event goes again with its command's redelivery (or its parked
+        copy) unless it is marked published (``CreationMarks``). Each merchant's spans are
+        moved back first where this process does not know them to reach far enough (one
+        more command, for a merchant's first batch or an older order)."""
         if not new_orders:
             return []
         await move_spans_back(self._spans, first_created(record for record, _, _ in new_orders), self._spans_reach)
         return await insert_new(
             self._orders,
             [
-                order_document(
-                    record,
-                    outbox=[event],
-                    outbox_since=event.occurred_at if swept else None,
-                    applied_commands=[command_id],
-                )
+                order_document(record, outbox=[event], applied_commands=[command_id])
                 for record, event, command_id in new_orders
             ],
         )

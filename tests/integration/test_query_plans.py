@@ -175,10 +175,13 @@ async def test_the_stale_outbox_sweep_finds_what_it_publishes_through_an_index(
     store = OrderStore(db)
     record = factories.order(id=f"swept-{uuid.uuid4().hex}", merchant_id="merchant-swept", created_at=now, version=1)
     event = event_for(record, "order.status.updated", None, now)
-    assert await store.insert_many([(record, event, "command-1")], swept=True) == [True]
+    assert await store.insert_many([(record, event, "command-1")]) == [True]
+    assert await store.with_unpublished_events(now + timedelta(days=1), limit=10) == []  # a creation is not swept
+    changed = record.model_copy(update={"version": 2})
+    assert await store.replace(1, changed, event_for(changed, "order.status.updated", None, now), "command-2", now)
     assert await store.with_unpublished_events(now - timedelta(seconds=1), limit=10) == []
     assert await store.with_unpublished_events(now, limit=10) == [record.id]
-    assert await store.clear_outbox(record.id, record.version)
+    assert await store.clear_outbox(record.id, changed.version)
     assert await store.with_unpublished_events(now + timedelta(days=1), limit=10) == []
     assert await db[ORDER_DOCUMENTS].find_one({"_id": record.id}, {"outboxSince": 1, "outboxPending": 1}) == {
         "_id": record.id

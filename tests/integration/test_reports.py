@@ -105,7 +105,7 @@ async def test_an_export_starts_at_a_merchants_earliest_order_whichever_batch_st
     async def store_created(days_ago: int, by: OrderStore = store) -> None:
         record = order(id=str(uuid.uuid4()), merchant_id=merchant_id, created_at=now - timedelta(days=days_ago))
         [stored] = await by.insert_many(
-            [(record, event_for(record, "order.status.updated", None, now), str(uuid.uuid4()))], swept=False
+            [(record, event_for(record, "order.status.updated", None, now), str(uuid.uuid4()))]
         )
         assert stored
 

@@ -19,9 +19,14 @@ from schemas.base import utc_now
 from schemas.checkout import CheckoutStatus
 from schemas.commands import ConfirmOrder
 from schemas.storage.webhooks import WEBHOOK_DELIVERIES
+from services.domain.events import event_for
+from services.domain.lifecycle import apply_command
+from services.domain.outcomes import Refusal
 from services.order_writer.claims import CommandClaims
+from services.order_writer.store import OrderStore
 from services.shared.mongo import close_client, open_database
 from services.webhook_dispatcher.store import DeliveryStore, Outcomes
+from tests.factories import POLICY
 from tests.support.commands import command_fields, create_command, creation_event
 from tests.support.demo import demo_checkout
 from tests.support.infrastructure import Infrastructure
@@ -331,3 +336,41 @@ async def test_a_webhook_whose_write_waits_for_the_database_is_sent_once(
     await eventually(history, timeout=60)
     assert await history() == [(slow, 1, "delivered")]
     assert len(receiver.at(slow)) == 1
+
+
+async def test_a_change_whose_events_never_went_out_is_published_in_its_orders_turn(stack: Stack) -> None:
+    """A change stored, its events never published (the process died in between, and its
+    command is gone): the sweep finds the stale outbox and asks, on order.commands under the
+    order's key, that it be published there, where no other update of the order runs
+    beside it; FerretDB v1 would let a clear beside a change undo the change."""
+    merchant = await stack.merchant()
+    checkout = await stack.checkout(merchant.merchant_id)
+    order_id = await stack.create_order(merchant.api_key, checkout.checkout.id)
+    await stack.order(merchant.api_key, order_id)
+    store = OrderStore(stack.db)
+    state = await store.get_with_state(order_id)
+    assert state is not None
+    now = utc_now()
+    outcome = apply_command(state[0], ConfirmOrder(**command_fields(merchant.merchant_id, order_id)), now, POLICY)
+    assert not isinstance(outcome, Refusal)
+    event = event_for(outcome.record, outcome.event_type, None, now)
+    assert await store.replace(1, outcome.record, event, "lost-command", now - timedelta(seconds=10))
+
+    async def published() -> bool:
+        records = await stack.topic_records(stack.settings.topics.order_events)
+        return any(json.loads(r.value or b"{}")["id"] == event.id for r in records if r.key == order_id.encode())
+
+    await eventually(published, timeout=30)
+    requests = [
+        json.loads(r.value or b"{}")
+        for r in await stack.topic_records(stack.settings.topics.order_commands)
+        if r.key == order_id.encode()
+    ]
+    assert {"type": "order.republish_outbox", "orderId": order_id} in requests
+    await eventually(lambda: _outbox_cleared(stack, order_id))
+    assert (await stack.order(merchant.api_key, order_id))["status"] == "pending.confirmed"
+
+
+async def _outbox_cleared(stack: Stack, order_id: str) -> bool:
+    document = await stack.db.orders.find_one({"_id": order_id})
+    return document is not None and document["outbox"] == [] and "outboxPending" not in document

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from schemas.checkout import CheckoutEvent, CheckoutStatus
-from schemas.commands import CancelOrder, ConfirmOrder, OrderCreateCommand, ShipOrder
+from schemas.commands import CancelOrder, ConfirmOrder, OrderCreateCommand, RepublishOutbox, ShipOrder
 from schemas.events import OrderEvent
 from schemas.order import OrderStatus
 from services.order_writer.service import OrderWriter
@@ -35,17 +35,23 @@ class Writer:
         self.log = FakeCommandLog()
         self.published = PublishedEvents()
         self.intake = FakeIntakeClock()
+        self.marks = FakeCreationMarks()
+        self.republish_requests: list[str] = []
         self.use_cases = OrderWriter(
             self.orders,
             self.checkouts,
             self.parked,
             self.log,
             self.published,
-            FakeCreationMarks(),
+            self.marks,
             self.intake,
+            self._request_republish,
             checkout_grace=GRACE,
             return_policy=POLICY,
         )
+
+    async def _request_republish(self, order_ids: Sequence[str]) -> None:
+        self.republish_requests += order_ids
 
     def status(self, order_id: str = "o1") -> OrderStatus:
         return self.orders.stored[order_id][0].status
@@ -58,7 +64,9 @@ async def test_a_paid_checkout_becomes_an_order_announced_once() -> None:
     assert [(e.order_id, e.version, e.order.status) for e in writer.published.events] == [
         ("o1", 1, OrderStatus.CREATED)
     ]
-    assert writer.orders.stored["o1"][2] == []  # the outbox is cleared once published
+    # Not cleared (an update outside the order's turn among its commands): marked published
+    assert [e.order_id for e in writer.orders.stored["o1"][2]] == ["o1"]
+    assert writer.marks.marks == {"o1"}
     assert writer.log.outcomes["cmd-create"] == ("taken", "")  # its outcome is the order itself
 
 
@@ -120,11 +128,14 @@ async def test_a_batch_of_creates_with_paid_checkouts_is_stored_and_announced_wi
 
 
 async def test_a_redelivered_batch_makes_no_second_order_and_sends_its_events_again_once() -> None:
-    """Kafka hands a batch over again when its handling did not finish: whether its events
-    went out is unknown, so they go again (same ids), and then they are forgotten."""
+    """Kafka hands a batch over again when its handling did not finish: unless its events
+    are marked published, whether they went out is unknown, so they go again (same ids),
+    marked this time."""
     writer = writer_knowing("co1", "co2")
     batch = [paid_create(1), paid_create(2)]
     await writer.use_cases.create_orders(batch)
+    await writer.use_cases.marks_written()
+    writer.marks.marks.clear()  # the process died before its marks were written
     await writer.use_cases.create_orders(batch)
     await writer.use_cases.create_orders(batch)
     assert len(writer.orders.stored) == 2
@@ -284,3 +295,35 @@ async def test_the_first_change_sends_a_creation_its_batch_did_not_get_out() -> 
     writer.use_cases._publish_events = publish
     await writer.use_cases.apply(ConfirmOrder(**_fields("cmd-confirm")))
     assert [e.version for e in publish.events] == [1, 2]
+
+
+async def test_a_creation_event_not_marked_published_goes_again_with_its_redelivered_create() -> None:
+    """The process died between storing the order and publishing its event: the command
+    comes again, finds its order, and sends the event; marked, it would send nothing."""
+    writer = Writer(CheckoutStatus.PAID)
+    await writer.use_cases.create_orders([create_command()])
+    writer.marks.marks.clear()
+    await writer.use_cases.create_orders([create_command()])
+    assert [(e.order_id, e.version) for e in writer.published.events] == [("o1", 1), ("o1", 1)]
+    assert writer.marks.marks == {"o1"}
+
+
+async def test_the_stale_outbox_sweep_asks_for_each_orders_turn_and_touches_no_order() -> None:
+    """The sweep only finds stale outboxes and asks that each be published in its order's
+    turn among its commands (RepublishOutbox); publishing and clearing happen there."""
+    writer = Writer(CheckoutStatus.PAID)
+    await writer.use_cases.create_orders([create_command()])
+    await writer.use_cases.apply(ConfirmOrder(**_fields("cmd-confirm")))
+    record, applied, _ = writer.orders.stored["o1"]
+    event = writer.published.events[-1]
+    writer.orders.stored["o1"] = (record, applied, [event])  # as if it died before publishing
+    published = len(writer.published.events)
+
+    await writer.use_cases.publish_stale_outboxes(older_than=timedelta(0))
+    assert writer.republish_requests == ["o1"]
+    assert len(writer.published.events) == published
+    assert writer.orders.stored["o1"][2] == [event]
+
+    await writer.use_cases.handle(RepublishOutbox(order_id="o1"))
+    assert writer.published.events[published:] == [event]
+    assert writer.orders.stored["o1"][2] == []
