@@ -6,7 +6,7 @@ import logging
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
-from services.shared.kafka import make_broker, publish, start_broker
+from services.shared.kafka import ensure_topics, make_broker, publish, start_broker
 from services.shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -18,8 +18,10 @@ class BrokerUnavailable(Exception):
 
 
 class CommandPublisher:
-    """Owns the ingress's producer. It connects in the background, so the API answers
-    (reads work, writes get 503) while Kafka is still starting or is down."""
+    """Owns the ingress's Kafka client: its producer, and its consumer of checkout.events
+    (``follow_checkouts``). It creates the topics that are missing and connects in the
+    background, so the API answers (reads work, writes get 503) while Kafka is still
+    starting or is down."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -31,6 +33,9 @@ class CommandPublisher:
         self._connecting = asyncio.create_task(self._connect())
 
     async def _connect(self) -> None:
+        # Its own consumer of checkout.events would otherwise see no partitions of a topic
+        # created after it started until its next metadata refresh (minutes).
+        await ensure_topics(self._settings)
         await start_broker(self.broker)
         self._connected.set()
         logger.info("connected to Kafka at %s", self._settings.kafka_bootstrap_servers)
