@@ -71,9 +71,12 @@ async def paid_checkouts_in_view(stack: Stack, merchant_id: str, count: int) -> 
     return checkouts
 
 
-async def paid_checkouts_published(stack: Stack, merchant_id: str, count: int, *, in_view: bool) -> list[Checkout]:
+async def paid_checkouts_published(
+    stack: Stack, merchant_id: str, count: int, *, in_view: bool, timeout: float = 300
+) -> list[Checkout]:
     """``count`` paid checkouts published on ``checkout.events``, as the checkout service
-    would, once the ingress reads the topic; returns when the ingress remembers them all
+    would, once the ingress reads the topic (its consumer starts at the end of the topic, so
+    probes are published until one is seen); returns when the ingress remembers them all
     (``RecentCheckouts``) and, if ``in_view``, the writer's view has them too."""
     topic = stack.settings.topics.checkout_events
 
@@ -85,7 +88,7 @@ async def paid_checkouts_published(stack: Stack, merchant_id: str, count: int, *
         await stack.publish(topic, probe, probe.checkout.id)
         return await remembered() > 0
 
-    await eventually(probe_seen, timeout=60, interval=0.5)
+    await eventually(probe_seen, timeout=timeout, interval=0.5)
     before = await remembered()
     events = [demo_checkout(merchant_id, str(uuid.uuid4()), CheckoutStatus.PAID, 1) for _ in range(count)]
     await stack.publish_many(topic, [(e, e.checkout.id) for e in events])
@@ -95,7 +98,7 @@ async def paid_checkouts_published(stack: Stack, merchant_id: str, count: int, *
             return False
         return not in_view or await stack.db[CHECKOUTS].count_documents({}) >= count
 
-    await eventually(all_known, timeout=300, interval=0.5)
+    await eventually(all_known, timeout=timeout, interval=0.5)
     return [e.checkout for e in events]
 
 
