@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from schemas.base import Timestamp, WireModel
 from schemas.catalog import Address, Product
@@ -34,3 +34,7 @@ class CheckoutEvent(WireModel):
     type: Literal["checkout.updated", "checkout.paid", "checkout.expired"]
     occurred_at: Timestamp
     checkout: Checkout
+
+
+checkout_event_adapter: TypeAdapter[CheckoutEvent] = TypeAdapter(CheckoutEvent)
+"""Decodes ``checkout.events`` messages (the writer's intake, the ingress's memory)."""

@@ -3,6 +3,8 @@
 import uuid
 from typing import Literal
 
+from pydantic import TypeAdapter
+
 from schemas.base import Timestamp, WireModel
 from schemas.order import Order, Return
 
@@ -26,3 +28,7 @@ class OrderEvent(WireModel):
     version: int
     order: Order
     refund: Return | None = None
+
+
+order_event_adapter: TypeAdapter[OrderEvent] = TypeAdapter(OrderEvent)
+"""Decodes ``order.events`` messages (the writer's tallies, the dispatcher)."""

@@ -5,17 +5,14 @@ from typing import cast
 
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker, KafkaMessage
-from pydantic import TypeAdapter
 
-from schemas.checkout import CheckoutEvent
+from schemas.checkout import checkout_event_adapter
 from services.shared.kafka import PoisonMessage, decode
 
 from .metrics import RECENT_CHECKOUTS
 from .recent_checkouts import RecentCheckouts
 
 logger = logging.getLogger(__name__)
-
-CHECKOUT_EVENT = TypeAdapter(CheckoutEvent)
 
 
 def follow_checkouts(broker: KafkaBroker, topic: str, recent: RecentCheckouts) -> None:
@@ -28,7 +25,7 @@ def follow_checkouts(broker: KafkaBroker, topic: str, recent: RecentCheckouts) -
         checkouts = []
         for record in cast("tuple[ConsumerRecord[bytes, bytes], ...]", message.raw_message):
             try:
-                checkouts.append(decode(record.value or b"", CHECKOUT_EVENT).checkout)
+                checkouts.append(decode(record.value or b"", checkout_event_adapter).checkout)
             except PoisonMessage:
                 logger.debug("skipping %s[%d]@%d: not a checkout event", record.topic, record.partition, record.offset)
         recent.take(checkouts)

@@ -12,9 +12,9 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
-from schemas.checkout import CheckoutEvent
+from schemas.checkout import checkout_event_adapter
 from schemas.commands import OrderCreateCommand, RepublishOutbox, order_commands_message_adapter
-from schemas.events import OrderEvent
+from schemas.events import OrderEvent, order_event_adapter
 from services.shared.consumer_process import consumer_process
 from services.shared.kafka import (
     AssignmentWatch,
@@ -36,9 +36,7 @@ from .tallies import DayTallies
 
 logger = logging.getLogger(__name__)
 
-CHECKOUT_EVENT = TypeAdapter(CheckoutEvent)
 CREATE_COMMAND = TypeAdapter(OrderCreateCommand)
-ORDER_EVENT = TypeAdapter(OrderEvent)
 TALLY_PACE_SECONDS = 0.5
 """The tallies' consumer takes a batch at most this often: each batch costs about eight
 commands per day it touches (``DayTallies.apply``), so under load they are paid for many
@@ -98,7 +96,7 @@ def subscribe(
     async def on_checkout_events(message: KafkaMessage) -> None:
         """Checkout events in batches: the newest of each checkout, taken with one insert
         (or a conditional update where it is stored already), committed once per batch."""
-        await consume_batch(broker, message, CHECKOUT_EVENT, writer.take_checkouts)
+        await consume_batch(broker, message, checkout_event_adapter, writer.take_checkouts)
         for record in cast("tuple[ConsumerRecord[bytes, bytes], ...]", message.raw_message):
             intake.handled(record.partition, record.timestamp)
 
@@ -129,7 +127,7 @@ def subscribe(
         """The writer's own events, counted in the tallies of their days that list pages
         read (``DayTallies``); committed once per batch, and exact however often one comes."""
         await pace.wait()
-        await consume_batch(broker, message, ORDER_EVENT, lambda events, _: tallies.apply_events(events))
+        await consume_batch(broker, message, order_event_adapter, lambda events, _: tallies.apply_events(events))
 
     return watches
 

@@ -9,7 +9,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter
 
 from schemas.endpoint_events import WebhookEndpointDisabled
-from schemas.events import OrderEvent
+from schemas.events import order_event_adapter
 from schemas.webhook_commands import RecoverDeliveries, ReplayDeadLetters, WebhookCommand
 from services.ingress.endpoint_queries import EndpointQueries
 from services.shared.consumer_process import consumer_process
@@ -32,7 +32,6 @@ from .store import INDEXES, DeliveryStore, EndpointHealthStore
 
 logger = logging.getLogger(__name__)
 
-ORDER_EVENT = TypeAdapter(OrderEvent)
 WEBHOOK_COMMAND: TypeAdapter[WebhookCommand] = TypeAdapter(WebhookCommand)
 
 
@@ -54,7 +53,7 @@ def subscribe(
 
     @batch_subscriber(broker, settings.topics.order_events, events_group, watches[0], wait_ms=50)
     async def on_order_events(message: KafkaMessage) -> None:
-        await consume_batch(broker, message, ORDER_EVENT, dispatcher.take_events)
+        await consume_batch(broker, message, order_event_adapter, dispatcher.take_events)
 
     @broker.subscriber(
         settings.topics.webhook_commands,
