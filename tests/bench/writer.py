@@ -18,7 +18,7 @@ from schemas.storage.orders import ORDERS
 from services.domain.creation import build_order
 from services.domain.events import event_for
 from services.order_writer.store import INDEXES, order_document
-from services.shared.mongo import Document
+from services.shared.mongo import Document, ensure_indexes
 from tests.support.commands import create_command
 from tests.support.stack import Stack
 
@@ -81,8 +81,7 @@ async def bulk_insert_rate(
     """Documents per second of unordered bulk inserts of ``documents`` into a new collection
     with ``indexes``, dropped afterwards."""
     collection = stack.db["bench_bulk_orders"]
-    for keys in indexes:
-        await collection.create_index(list(keys))
+    await ensure_indexes(stack.db, {collection.name: indexes})
     started = time.monotonic()
     for start in range(0, len(documents), BULK):
         await collection.insert_many(documents[start : start + BULK], ordered=False)
