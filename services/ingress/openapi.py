@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from schemas.api import ProblemDetails
+from pydantic import BaseModel
+
+from schemas.api import CreateOrderRequest, ProblemDetails
 from services.domain.queries import (
     ADMIN_ONLY_FIELDS,
     DEFAULT_PAGE_SIZE,
@@ -20,6 +22,9 @@ from services.domain.queries import (
 from .problems import PROBLEM_JSON, TITLES
 
 _PROBLEM = {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+BODIES_READ_BY_HANDLERS: dict[tuple[str, str], type[BaseModel]] = {("post", "/orders"): CreateOrderRequest}
+"""Operations whose handler reads its caller and its body itself (``validated_body``),
+which FastAPI therefore does not document: their body, and the bearer scheme."""
 
 
 def _errors(method: str, path: str, operation: dict[str, Any]) -> set[int]:
@@ -96,6 +101,14 @@ def describe_api(app: FastAPI) -> None:
         problem = ProblemDetails.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
         schemas.update(problem.pop("$defs", {}))
         schemas["ProblemDetails"] = problem
+        for (method, path), model in BODIES_READ_BY_HANDLERS.items():
+            body = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+            schemas.update(body.pop("$defs", {}))
+            schemas[model.__name__] = body
+            reference = {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            operation = document["paths"][path][method]
+            operation["requestBody"] = {"required": True, "content": {"application/json": reference}}
+            operation["security"] = [{"HTTPBearer": []}]
         for path, item in document["paths"].items():
             for method, operation in item.items():
                 responses = operation.setdefault("responses", {})

@@ -6,6 +6,9 @@ statuses; never raw paths, ids or URLs. README.md lists them all."""
 import time
 from collections.abc import Callable, Sequence
 
+from opentelemetry import trace
+from opentelemetry.propagate import extract
+from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +35,8 @@ CONSUMER_LAG = Gauge(
     ["group", "topic", "partition"],
 )
 UNMATCHED_ROUTE = "<unmatched>"
+TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
+TRACER = trace.get_tracer(__name__)
 
 
 def metrics_text() -> tuple[bytes, str]:
@@ -41,7 +46,12 @@ def metrics_text() -> tuple[bytes, str]:
 
 def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:
     """The template of the route a request goes to (``/orders/{order_id}``), so that the
-    label has as many values as the app has routes, whatever paths clients send."""
+    label has as many values as the app has routes, whatever paths clients send. The
+    router leaves the route it chose in the scope; a request answered before routing
+    (refused by a gate) is matched here."""
+    chosen = getattr(scope.get("route"), "path", None)
+    if chosen is not None:
+        return str(chosen)
     for route in routes:
         path = getattr(route, "path", None)  # routes that only group others have none
         if path is not None and route.matches(scope)[0] is Match.FULL:
@@ -50,17 +60,26 @@ def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:
 
 
 class HttpMetrics:
-    """Counts every answer, the gate's refusals included, by route template and status."""
+    """Counts every answer, the gate's refusals included, by route template and status; and,
+    for ``traced`` paths, makes the request's SERVER span (named ``POST /orders`` once the
+    route is known, continuing a caller's ``traceparent``), current while the app answers,
+    so that what the request causes (its messages, its database commands) belongs to it.
 
-    def __init__(self, app: ASGIApp, *, routes: Callable[[], Sequence[BaseRoute]]) -> None:
+    One span with a few attributes, made where the route is known anyway: the contrib ASGI
+    instrumentation, and then FastAPI's own telemetry, cost the ingress a third of its time
+    per request (cProfile over the real app; ``docs/design.md``, "Seventh step")."""
+
+    def __init__(
+        self, app: ASGIApp, *, routes: Callable[[], Sequence[BaseRoute]], traced: Callable[[str], bool] | None = None
+    ) -> None:
         self.app = app
         self.routes = routes
+        self.traced = traced
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route = route_template(self.routes(), scope)
         method = scope["method"]
         started = time.perf_counter()
         status = 500
@@ -71,8 +90,33 @@ class HttpMetrics:
                 status = message["status"]
             await send(message)
 
+        traced = self.traced is not None and self.traced(scope["path"])
+        span = self._server_span(scope, method) if traced else None
         try:
-            await self.app(scope, receive, send_and_count)
+            if span is None:
+                await self.app(scope, receive, send_and_count)
+            else:
+                with trace.use_span(span, end_on_exit=False):
+                    await self.app(scope, receive, send_and_count)
         finally:
+            route = route_template(self.routes(), scope)
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
+            if span is not None:
+                _end(span, method, route, status)
+
+    @staticmethod
+    def _server_span(scope: Scope, method: str) -> trace.Span:
+        """The request's span, in the trace of its ``traceparent`` if it has one."""
+        carrier = {name.decode(): value.decode("latin-1") for name, value in scope["headers"] if name in TRACE_HEADERS}
+        attributes = {"http.request.method": method, "url.path": scope["path"]}
+        return TRACER.start_span(method, context=extract(carrier), kind=SpanKind.SERVER, attributes=attributes)
+
+
+def _end(span: trace.Span, method: str, route: str, status: int) -> None:
+    """Name the span by its route (known once the router chose one), and end it."""
+    span.update_name(f"{method} {route}")
+    span.set_attributes({"http.route": route, "http.response.status_code": status})
+    if status >= 500:
+        span.set_status(StatusCode.ERROR)
+    span.end()

@@ -24,6 +24,12 @@ Check = Callable[[], Awaitable[bool]]
 """One thing the process needs, answering whether it is there now."""
 
 CHECK_SECONDS = 2.0
+OPERATIONS_PATHS = frozenset({"/health", "/ready", "/metrics"})
+
+
+def is_traced(path: str) -> bool:
+    """Whether a request to the ingress gets a span: all but what orchestrators poll."""
+    return path not in OPERATIONS_PATHS
 
 
 async def _passes(check: Check) -> bool:

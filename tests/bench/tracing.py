@@ -36,7 +36,7 @@ async def ingress_rate(mode: str) -> float:
         merchant = await stack.merchant()
         checkouts = await paid_checkouts_in_view(stack, merchant.merchant_id, INGRESS_REQUESTS + 200)
         ids = [c.id for c in checkouts]
-        result = await saturate(f"ingress ({mode})", stack.base_url, merchant.api_key, ids, INGRESS_REQUESTS)
+        result = await saturate(f"ingress ({mode})", stack.base_url, merchant.api_key, ids[200:], ids[:200])
         return result.rate
     finally:
         await stack.close()
