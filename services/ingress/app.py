@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
@@ -47,7 +48,7 @@ from .ports import (
 from .problems import Problem, install_problem_handlers
 from .recent_checkouts import RecentCheckouts
 from .report_routes import router as report_router
-from .routes import router
+from .routes import PLAIN_ROUTES, router
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,11 @@ async def authenticate(scope: Scope) -> Principal:
     return found
 
 
+NO_FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""Requests' spans are ``HttpMetrics``'s, their metrics too, their errors are logged by the
+problem handlers: FastAPI's own telemetry would only look, on every request, whether it is on."""
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The app; its lifespan puts the production ``Ingress`` on ``app.state.ingress`` (unit
     tests put one over fakes there instead, without running the lifespan)."""
@@ -146,9 +152,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     # The routers' routes go straight into the app's, in this order (/orders/export before
     # /orders/{order_id}): FastAPI's ``include_router`` matches through a layer per router
-    # on every request. Its SERVER spans are HttpMetrics's (one a request): FastAPI's are off.
-    routes = [*report_router.routes, *router.routes, *endpoint_router.routes, *portal_router.routes]
-    app = FastAPI(title="Orders API", version="1.0", lifespan=lifespan, routes=routes, telemetry={"tracing": False})
+    # on every request.
+    routes = [*PLAIN_ROUTES, *report_router.routes, *router.routes, *endpoint_router.routes, *portal_router.routes]
+    app = FastAPI(title="Orders API", version="1.0", lifespan=lifespan, routes=routes, telemetry=NO_FASTAPI_TELEMETRY)
     install_problem_handlers(app)
     app.router.routes.extend(operations_routes(lambda: app.state.ingress.readiness))
     app.add_middleware(

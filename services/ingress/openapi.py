@@ -9,7 +9,7 @@ from fastapi.openapi.utils import get_openapi
 
 from pydantic import BaseModel
 
-from schemas.api import CreateOrderRequest, ProblemDetails
+from schemas.api import CreateOrderRequest, IdResponse, ProblemDetails
 from services.domain.queries import (
     ADMIN_ONLY_FIELDS,
     DEFAULT_PAGE_SIZE,
@@ -22,9 +22,11 @@ from services.domain.queries import (
 from .problems import PROBLEM_JSON, TITLES
 
 _PROBLEM = {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
-BODIES_READ_BY_HANDLERS: dict[tuple[str, str], type[BaseModel]] = {("post", "/orders"): CreateOrderRequest}
-"""Operations whose handler reads its caller and its body itself (``validated_body``),
-which FastAPI therefore does not document: their body, and the bearer scheme."""
+PLAIN_OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel], type[BaseModel]]] = {
+    ("post", "/orders"): ("Create Order", CreateOrderRequest, IdResponse),
+}
+"""Operations served by plain Starlette routes (``routes.PLAIN_ROUTES``), which FastAPI
+does not document: (summary, body, answer) of each; they take the bearer scheme."""
 
 
 def _errors(method: str, path: str, operation: dict[str, Any]) -> set[int]:
@@ -90,6 +92,14 @@ def _report_parameters() -> list[dict[str, Any]]:
     ]
 
 
+def _schema(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
+    """A reference to ``model``, put among the document's schemas (with those it uses)."""
+    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    schemas.update(schema.pop("$defs", {}))
+    schemas.setdefault(model.__name__, schema)
+    return {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+
+
 def describe_api(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -101,14 +111,19 @@ def describe_api(app: FastAPI) -> None:
         problem = ProblemDetails.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
         schemas.update(problem.pop("$defs", {}))
         schemas["ProblemDetails"] = problem
-        for (method, path), model in BODIES_READ_BY_HANDLERS.items():
-            body = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
-            schemas.update(body.pop("$defs", {}))
-            schemas[model.__name__] = body
-            reference = {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
-            operation = document["paths"][path][method]
-            operation["requestBody"] = {"required": True, "content": {"application/json": reference}}
-            operation["security"] = [{"HTTPBearer": []}]
+        for (method, path), (summary, body, answer) in PLAIN_OPERATIONS.items():
+            document["paths"].setdefault(path, {})[method] = {
+                "summary": summary,
+                "operationId": summary.lower().replace(" ", "_"),
+                "requestBody": {"required": True, "content": {"application/json": _schema(body, schemas)}},
+                "responses": {
+                    "200": {
+                        "description": "Successful Response",
+                        "content": {"application/json": _schema(answer, schemas)},
+                    }
+                },
+                "security": [{"HTTPBearer": []}],
+            }
         for path, item in document["paths"].items():
             for method, operation in item.items():
                 responses = operation.setdefault("responses", {})

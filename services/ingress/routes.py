@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from starlette.routing import Route
 
 from schemas.api import (
     CancelRequest,
@@ -93,11 +94,11 @@ def _refused(refusal: Refusal) -> Problem:
     return Problem(REFUSAL_STATUS[refusal.kind], refusal.detail, errors=errors)
 
 
-@router.post("/orders", response_model=IdResponse)
 async def create_order(request: Request) -> Response:
-    # The hot path reads its caller and its body itself (``describe_api`` documents both):
-    # FastAPI's dependency resolution, body parsing and response validation cost the ingress
-    # a third of its time on a create (cProfile; docs/design.md, "Seventh step of issue 8").
+    """``POST /orders``, the hot path: a plain Starlette route (``PLAIN_ROUTES``), which
+    reads its caller and its body itself; ``describe_api`` documents it. FastAPI's
+    dependency resolution, body parsing and response validation around it cost the ingress
+    a third of its time on a create (cProfile; docs/design.md, "Seventh step of issue 8")."""
     caller: Principal = getattr(request.state, PRINCIPAL)
     body = await validated_body(request, CreateOrderRequest)
     app = ingress(request)
@@ -144,6 +145,10 @@ async def create_order(request: Request) -> Response:
     await _send(app, command, app.settings.topics.order_create)
     app.recent_checkouts.sent(body.checkout_id)
     return Response(IdResponse(id=order_id).model_dump_json(), media_type="application/json")
+
+
+PLAIN_ROUTES = [Route("/orders", create_order, methods=["POST"])]
+"""Routes outside FastAPI's machinery, before the router's (``create_app``)."""
 
 
 async def _paid_checkout(app: "Ingress", caller: Principal, checkout_id: str) -> Checkout | Problem | None:
