@@ -28,7 +28,7 @@ from .logs import logged_with
 from .metrics import CONSUMER_LAG, MESSAGES_CONSUMED
 from .retry import KAFKA_UNAVAILABLE, MONGO_UNAVAILABLE, until_available
 from .settings import Settings
-from .tracing import TRACEPARENT, continued, current_traceparent, header_traceparent, producer_span
+from .tracing import TRACEPARENT, continued, header_traceparent, producer_span
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +104,9 @@ async def start_broker(broker: KafkaBroker) -> None:
 
 async def publish(broker: KafkaBroker, message: BaseModel, topic: str, key: str) -> None:
     """Publish one model as JSON, in the current trace; returns once Kafka has it durably."""
-    with producer_span(topic):
-        await broker.publish(message.model_dump_json().encode(), topic, key=key.encode(), headers=_headers())
+    with producer_span(topic) as traceparent:
+        body = message.model_dump_json().encode()
+        await broker.publish(body, topic, key=key.encode(), headers=_headers(traceparent))
 
 
 async def publish_all(broker: KafkaBroker, messages: Sequence[tuple[BaseModel, str, str, str | None]]) -> None:
@@ -114,16 +115,16 @@ async def publish_all(broker: KafkaBroker, messages: Sequence[tuple[BaseModel, s
     once Kafka has every one durably (a failure of any raises)."""
     pending: list[asyncio.Future[Any]] = []
     for message, topic, key, traceparent in messages:
-        with continued(traceparent), producer_span(topic):
+        with continued(traceparent), producer_span(topic) as own:
             body = message.model_dump_json().encode()
-            pending.append(await broker.publish(body, topic, key=key.encode(), headers=_headers(), no_confirm=True))
+            headers = _headers(own)
+            pending.append(await broker.publish(body, topic, key=key.encode(), headers=headers, no_confirm=True))
     await asyncio.gather(*pending)
 
 
-def _headers() -> dict[str, str]:
-    """JSON, and the current span's ``traceparent`` (a traced broker puts its own)."""
-    parent = current_traceparent()
-    return JSON_HEADERS if parent is None else {**JSON_HEADERS, TRACEPARENT: parent}
+def _headers(traceparent: str | None) -> dict[str, str]:
+    """JSON, and the ``traceparent`` of the message's own span."""
+    return JSON_HEADERS if traceparent is None else {**JSON_HEADERS, TRACEPARENT: traceparent}
 
 
 async def ensure_topics(settings: Settings, partitions: int = TOPIC_PARTITIONS) -> list[str]:
