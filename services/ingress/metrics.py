@@ -10,3 +10,5 @@ CHECKOUT_LOOKUPS = Counter(
     "Creates by where the ingress learned of their checkout: memory (RecentCheckouts) or view (a read)",
     ["source"],
 )
+FOUND_IN_MEMORY = CHECKOUT_LOOKUPS.labels("memory")
+READ_FROM_VIEW = CHECKOUT_LOOKUPS.labels("view")

@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-
 from pydantic import BaseModel
 
 from schemas.api import CreateOrderRequest, IdResponse, ProblemDetails

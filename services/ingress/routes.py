@@ -53,7 +53,7 @@ from services.shared.merchant_store import Principal
 
 from .commands import BrokerUnavailable
 from .gate import PRINCIPAL
-from .metrics import CHECKOUT_LOOKUPS
+from .metrics import FOUND_IN_MEMORY, READ_FROM_VIEW
 from .problems import Problem, field_problem, validated_body
 
 if TYPE_CHECKING:
@@ -158,9 +158,9 @@ async def _paid_checkout(app: "Ingress", caller: Principal, checkout_id: str) ->
     A paid checkout this process remembers needs no read; anything else asks the view."""
     remembered = app.recent_checkouts.paid(checkout_id, caller.merchant_id)
     if remembered is not None:
-        CHECKOUT_LOOKUPS.labels("memory").inc()
+        FOUND_IN_MEMORY.inc()
         return remembered
-    CHECKOUT_LOOKUPS.labels("view").inc()
+    READ_FROM_VIEW.inc()
     found = await app.checkouts.get(checkout_id)
     if found is None:
         return None

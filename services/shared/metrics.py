@@ -5,8 +5,9 @@ statuses; never raw paths, ids or URLs. README.md lists them all."""
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import context, trace
 from opentelemetry.propagate import extract
 from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
@@ -75,6 +76,7 @@ class HttpMetrics:
         self.app = app
         self.routes = routes
         self.traced = traced
+        self._labelled: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,18 +94,30 @@ class HttpMetrics:
 
         traced = self.traced is not None and self.traced(scope["path"])
         span = self._server_span(scope, method) if traced else None
+        token = context.attach(trace.set_span_in_context(span)) if span is not None else None
         try:
-            if span is None:
-                await self.app(scope, receive, send_and_count)
-            else:
-                with trace.use_span(span, end_on_exit=False):
-                    await self.app(scope, receive, send_and_count)
+            await self.app(scope, receive, send_and_count)
         finally:
+            if token is not None:
+                context.detach(token)
             route = route_template(self.routes(), scope)
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
+            answers, durations = self._series(method, route, status)
+            answers.inc()
+            durations.observe(time.perf_counter() - started)
             if span is not None:
                 _end(span, method, route, status)
+
+    def _series(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The labelled counter and histogram of an answer (as many as routes, methods and
+        statuses), looked up once each."""
+        key = (method, route, status)
+        series = self._labelled.get(key)
+        if series is None:
+            series = self._labelled[key] = (
+                HTTP_REQUESTS.labels(method, route, str(status)),
+                HTTP_DURATION.labels(method, route),
+            )
+        return series
 
     @staticmethod
     def _server_span(scope: Scope, method: str) -> trace.Span:
