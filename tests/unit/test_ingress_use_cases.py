@@ -409,7 +409,11 @@ async def test_a_merchant_has_at_most_20_endpoints(api: Api) -> None:
 
 async def test_enabling_again_overrides_the_dispatchers_disable(api: Api) -> None:
     endpoint_id = (await api.post("/webhook-endpoints", {"url": HOOK})).json()["id"]
-    api.endpoint_health.disabled[endpoint_id] = utc_now()
+    disabled_at = api.endpoint_health.disabled[endpoint_id] = utc_now()
+    # Times are kept to the millisecond, as MongoDB keeps them: an enable in the disable's
+    # own millisecond does not undo it, so the merchant's comes in a later one.
+    while utc_now() <= disabled_at:
+        await asyncio.sleep(0.001)
     async with api.client() as client:
         assert (await client.get(f"/webhook-endpoints/{endpoint_id}")).json()["enabled"] is False
         enabled = await client.patch(f"/webhook-endpoints/{endpoint_id}", json={"enabled": True})
