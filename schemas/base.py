@@ -12,8 +12,12 @@ def wire_timestamp(value: datetime) -> str:
 
     One fixed width, so that consumers may compare timestamps as strings; pydantic's default
     drops the fraction when it is zero and writes six digits otherwise, which sorts wrongly."""
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{aware.microsecond // 1000:03d}Z"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    elif value.utcoffset():
+        value = value.astimezone(UTC)
+    # ``isoformat`` is C, a quarter of ``strftime``'s cost: the writer writes a few a order.
+    return value.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 Timestamp = Annotated[

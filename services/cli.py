@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
+import uvloop
+
 from schemas.base import utc_now, wire_timestamp
 from services.shared.logs import configure_logging
 from services.shared.settings import Settings
@@ -109,11 +111,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     elif args.service == "writer":
         from services.order_writer.app import run as run_writer
 
-        asyncio.run(run_writer(settings))
+        uvloop.run(run_writer(settings))
     elif args.service == "dispatcher":
         from services.webhook_dispatcher.app import run as run_dispatcher
 
-        asyncio.run(run_dispatcher(settings))
+        uvloop.run(run_dispatcher(settings))
     else:
         _serve_all()
 
