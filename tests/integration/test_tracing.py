@@ -112,7 +112,7 @@ async def test_a_request_trace_reaches_the_webhook_through_kafka_and_jaeger_hold
         lambda: batch_spans_linked_to(infra.jaeger_query_url or "", trace_id, create_batch), timeout=30
     )
     assert any(name.startswith(f"{stack.database}.") for name in batch)
-    assert {"webhook attempt", "POST"} <= spans["orders-dispatcher"]
+    assert "webhook attempt" in spans["orders-dispatcher"]  # the POST's span, its traceparent on the webhook
     print(f"\ntrace {trace_id}: " + "; ".join(f"{s}: {sorted(n)}" for s, n in sorted(spans.items())))
 
 

@@ -409,11 +409,12 @@ async def test_a_merchant_has_at_most_20_endpoints(api: Api) -> None:
 
 async def test_enabling_again_overrides_the_dispatchers_disable(api: Api) -> None:
     endpoint_id = (await api.post("/webhook-endpoints", {"url": HOOK})).json()["id"]
-    disabled_at = api.endpoint_health.disabled[endpoint_id] = utc_now()
-    # Times are kept to the millisecond, as MongoDB keeps them: an enable in the disable's
-    # own millisecond does not undo it, so the merchant's comes in a later one.
-    while utc_now() <= disabled_at:
-        await asyncio.sleep(0.001)
+    # Enabled two seconds ago, disabled by the dispatcher one second ago: times are kept to
+    # the millisecond, and an enable in the disable's own millisecond would not undo it.
+    now = utc_now()
+    endpoint = api.endpoints.endpoints[endpoint_id]
+    api.endpoints.endpoints[endpoint_id] = endpoint.model_copy(update={"enabled_at": now - timedelta(seconds=2)})
+    api.endpoint_health.disabled[endpoint_id] = now - timedelta(seconds=1)
     async with api.client() as client:
         assert (await client.get(f"/webhook-endpoints/{endpoint_id}")).json()["enabled"] is False
         enabled = await client.patch(f"/webhook-endpoints/{endpoint_id}", json={"enabled": True})
