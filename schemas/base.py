@@ -16,7 +16,7 @@ def wire_timestamp(value: datetime) -> str:
         value = value.replace(tzinfo=UTC)
     elif value.utcoffset():
         value = value.astimezone(UTC)
-    # ``isoformat`` is C, a quarter of ``strftime``'s cost: the writer writes a few a order.
+    # ``isoformat`` is C, a quarter of the cost of ``strftime``: the writer writes several an order.
     return value.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 

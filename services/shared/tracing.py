@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
-from opentelemetry.propagate import extract, inject
+from opentelemetry.propagate import extract
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -71,9 +71,7 @@ def tracing_exported() -> bool:
 
 def current_traceparent() -> str | None:
     """The ``traceparent`` of the current span, to keep beside work done later."""
-    carrier: dict[str, str] = {}
-    inject(carrier)
-    return carrier.get(TRACEPARENT)
+    return traceparent_of(trace.get_current_span().get_span_context())
 
 
 def current_trace_id() -> str | None:
