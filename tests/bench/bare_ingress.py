@@ -29,7 +29,8 @@ def bare_app(bootstrap_servers: str, topic: str) -> FastAPI:
         yield
         await producer.stop()
 
-    app = FastAPI(lifespan=lifespan)
+    # No telemetry, whatever the process configured (``ingress_cpu`` runs it beside a traced ingress).
+    app = FastAPI(lifespan=lifespan, telemetry={"tracing": False, "metrics": False, "logs": False})
 
     @app.post("/orders")
     async def create(body: CreateOrderRequest) -> IdResponse:

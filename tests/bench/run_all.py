@@ -3,13 +3,17 @@ against a limit also go to `.local/bench/results.jsonl` (`results.py`)."""
 
 import asyncio
 
-from . import commands, create, e2e, ingress, intake, reads, store_costs, tracing, webhooks, writer
+from . import commands, create, e2e, ingress, ingress_cpu, intake, reads, store_costs, tracing, webhooks, writer
 
 
 async def main() -> None:
     for name, run in (
         ("POST /orders", create.main),
         ("write path: the ingress beside a bare endpoint", ingress.main),
+        (
+            "write path: the ingress's CPU a create, in process, beside the bare endpoint's",
+            lambda: ingress_cpu.main(5000, None),
+        ),
         ("write path: database commands per order (5,000 orders)", lambda: commands.main(5000)),
         ("write path: checkout intake from a backlog of 50,000", intake.main),
         ("write path: the writer from a backlog of 50,000 creates, beside a bulk insert", writer.main),
