@@ -29,6 +29,7 @@ from services.shared.runtime import tune_garbage_collector
 from services.shared.tracing import configure_tracing
 from tests.bench.bare_ingress import bare_app
 from tests.factories import checkout
+from tests.support.asgi import orders_post_scope
 from tests.support.stack import Stack, eventually
 
 from .common import deployment, machine
@@ -41,21 +42,8 @@ def caller_of(app: ASGIApp, api_key: str) -> Callable[[bytes], Awaitable[int]]:
     headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {api_key}".encode())]
 
     async def post(body: bytes) -> int:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/orders",
-            "raw_path": b"/orders",
-            "root_path": "",
-            "query_string": b"",
-            "headers": [*headers, (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-            "state": {},
-        }
+        content = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        scope = orders_post_scope([*headers, *content])
         delivered = asyncio.Event()
         status: list[int] = []
 

@@ -35,6 +35,7 @@ from tests.fakes import (
     FakeOrders,
     FakePublisher,
 )
+from tests.support.asgi import orders_post_scope
 from tests.support.hostile import UNSTORABLE_FIELDS, UNSTORABLE_JSON
 
 KEY, ADMIN_KEY = "key-m1", "key-admin"
@@ -273,20 +274,7 @@ async def _raw_request(api: Api, headers: list[tuple[bytes, bytes]], body_arrive
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/orders",
-        "raw_path": b"/orders",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-length", b"100"), (b"content-type", b"application/json"), *headers],
-        "client": ("127.0.0.1", 1),
-        "server": ("ingress", 80),
-    }
+    scope = orders_post_scope([(b"content-length", b"100"), (b"content-type", b"application/json"), *headers])
     await asyncio.wait_for(api.app(scope, receive, send), timeout=10)
     return sent
 
