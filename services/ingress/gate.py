@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.shared.merchant_store import Principal
+from services.shared.operations import OPERATIONS_PATHS
 
 from .portal import is_portal_path
 from .problems import Problem, problem_response
@@ -16,7 +17,7 @@ from .problems import Problem, problem_response
 Authenticate = Callable[[Scope], Awaitable[Principal]]
 """The caller of a request, or a 401 ``Problem``."""
 
-PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+PUBLIC_PATHS = OPERATIONS_PATHS | {"/openapi.json", "/docs", "/docs/oauth2-redirect"}
 PRINCIPAL = "principal"
 """Where the gate leaves the caller, in the request's state."""
 

@@ -20,7 +20,6 @@ from services.domain.queries import (
 
 from .problems import PROBLEM_JSON, TITLES
 
-_PROBLEM = {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
 PLAIN_OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel], type[BaseModel]]] = {
     ("post", "/orders"): ("Create Order", CreateOrderRequest, IdResponse),
 }
@@ -107,9 +106,7 @@ def describe_api(app: FastAPI) -> None:
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
-        problem = ProblemDetails.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
-        schemas.update(problem.pop("$defs", {}))
-        schemas["ProblemDetails"] = problem
+        problem = {PROBLEM_JSON: _schema(ProblemDetails, schemas)}
         for (method, path), (summary, body, answer) in PLAIN_OPERATIONS.items():
             document["paths"].setdefault(path, {})[method] = {
                 "summary": summary,
@@ -128,15 +125,15 @@ def describe_api(app: FastAPI) -> None:
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
                 for status in sorted(_errors(method, path, operation)):
-                    responses[str(status)] = {"description": TITLES[status], "content": {PROBLEM_JSON: _PROBLEM}}
+                    responses[str(status)] = {"description": TITLES[status], "content": problem}
                 if method == "get" and path == "/orders":
                     operation["parameters"] = _order_query_parameters()
                 if method == "get" and path == "/orders/export":
                     operation["parameters"] = [p for p in _order_query_parameters() if p["name"].startswith("filter.")]
-                    responses["406"] = {"description": TITLES[406], "content": {PROBLEM_JSON: _PROBLEM}}
+                    responses["406"] = {"description": TITLES[406], "content": problem}
                 if method == "get" and path == "/reports/reconciliation":
                     operation["parameters"] = _report_parameters()
-                    responses["406"] = {"description": TITLES[406], "content": {PROBLEM_JSON: _PROBLEM}}
+                    responses["406"] = {"description": TITLES[406], "content": problem}
         app.openapi_schema = document
         return document
 

@@ -248,7 +248,8 @@ class OrderWriter:
         """Publish a new order's creation event and mark it published, leaving it in the
         outbox: clearing it here, outside the order's turn among its commands, could undo
         a change a command makes at the same moment (``RepublishOutbox``)."""
-        await self._publish_events([(event, current_traceparent()) for event in outbox])
+        trace = current_traceparent()
+        await self._publish_events([(event, trace) for event in outbox])
         await self._published.mark([order_id])
 
     async def handle(self, message: OrderCommandsMessage) -> None:

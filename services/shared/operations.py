@@ -25,6 +25,7 @@ Check = Callable[[], Awaitable[bool]]
 
 CHECK_SECONDS = 2.0
 OPERATIONS_PATHS = frozenset({"/health", "/ready", "/metrics"})
+"""The paths of ``operations_routes``: public, and not traced."""
 
 
 def is_traced(path: str) -> bool:

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from schemas.api import CreateOrderRequest, IdResponse
+from services.ingress.app import NO_FASTAPI_TELEMETRY
 from services.shared.settings import Settings
 
 
@@ -30,7 +31,7 @@ def bare_app(bootstrap_servers: str, topic: str) -> FastAPI:
         await producer.stop()
 
     # No telemetry, whatever the process configured (``ingress_cpu`` runs it beside a traced ingress).
-    app = FastAPI(lifespan=lifespan, telemetry={"tracing": False, "metrics": False, "logs": False})
+    app = FastAPI(lifespan=lifespan, telemetry=NO_FASTAPI_TELEMETRY)
 
     @app.post("/orders")
     async def create(body: CreateOrderRequest) -> IdResponse:
