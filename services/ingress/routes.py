@@ -130,7 +130,10 @@ async def create_order(request: Request) -> Response:
         raise Problem(409, "this idempotencyKey was used with a different request body")
     order_id = reservation.order_id if reservation is not None else str(uuid.uuid4())
 
-    command = OrderCreateCommand(
+    # Built without validating again: every value is the validated body's, the caller's or
+    # made here (validating the body's ``meta`` a second time cost a create 15 µs; the
+    # writer validates the command it consumes).
+    command = OrderCreateCommand.model_construct(
         command_id=str(uuid.uuid4()),
         order_id=order_id,
         merchant_id=caller.merchant_id,
