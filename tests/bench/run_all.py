@@ -3,7 +3,20 @@ against a limit also go to `.local/bench/results.jsonl` (`results.py`)."""
 
 import asyncio
 
-from . import commands, create, e2e, ingress, ingress_cpu, intake, reads, store_costs, tracing, webhooks, writer
+from . import (
+    commands,
+    create,
+    creation_cpu,
+    e2e,
+    ingress,
+    ingress_cpu,
+    intake,
+    reads,
+    store_costs,
+    tracing,
+    webhooks,
+    writer,
+)
 
 
 async def main() -> None:
@@ -18,6 +31,7 @@ async def main() -> None:
         ("write path: checkout intake from a backlog of 50,000", intake.main),
         ("write path: the writer from a backlog of 50,000 creates, beside a bulk insert", writer.main),
         ("write path: what each document the writer stores per order costs the database", store_costs.main),
+        ("write path: the writer's own CPU for the steps of a creation without I/O", creation_cpu.main),
         ("write path: end to end, by offered load, then steady at half capacity (picture)", e2e.main),
         ("webhooks", webhooks.main),
         ("tracing on and off: the ingress and end to end", tracing.main),
