@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.api import WebhookAttemptView
-from schemas.base import wire_timestamp
+from schemas.base import hour_of, wire_timestamp
 
 instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)).map(
     lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000)
@@ -22,6 +22,15 @@ def test_a_whole_second_keeps_its_milliseconds() -> None:
 def test_an_offset_is_converted_to_utc() -> None:
     cairo = timezone(timedelta(hours=2))
     assert wire_timestamp(datetime(2026, 11, 27, 20, 9, 8, tzinfo=cairo)) == "2026-11-27T18:09:08.000Z"
+
+
+def test_a_remembered_text_is_the_instants_whatever_spelling_came_first() -> None:
+    cairo = timezone(timedelta(hours=2))
+    in_cairo, naive = datetime(2026, 11, 27, 20, 9, 8, tzinfo=cairo), datetime(2026, 11, 27, 20, 9, 8)
+    assert wire_timestamp(in_cairo) == "2026-11-27T18:09:08.000Z"
+    assert wire_timestamp(in_cairo.astimezone(UTC)) == "2026-11-27T18:09:08.000Z"
+    assert wire_timestamp(naive) == "2026-11-27T20:09:08.000Z"  # naive is UTC, not Cairo's
+    assert hour_of(in_cairo) == "2026-11-27T18"
 
 
 @given(st.lists(instants, min_size=2, max_size=20))
