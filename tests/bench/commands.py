@@ -16,9 +16,10 @@ from collections import Counter
 
 import httpx
 
+from tests.support.checkouts import paid_checkouts_published
 from tests.support.receiver import WebhookReceiver
 
-from .common import deployment, machine, paid_checkouts_published
+from .common import deployment, machine
 from .results import record
 
 HANDSHAKES = {"hello", "ismaster", "isMaster", "ping", "buildInfo", "saslStart", "saslContinue", "endSessions"}

@@ -29,10 +29,11 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.support.checkouts import paid_checkouts_published
 from tests.support.receiver import WebhookReceiver
 from tests.support.stack import Stack
 
-from .common import deployment, machine, memory_mib, paid_checkouts_published
+from .common import deployment, machine, memory_mib
 from .results import record
 
 STEPS = (25, 50, 100, 200, 300, 400, 500)

@@ -23,10 +23,11 @@ import aiohttp
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from schemas.topics import TOPIC_PARTITIONS
+from tests.support.checkouts import paid_checkouts_published
 from tests.support.metrics import metrics, value
 from tests.support.stack import eventually, free_port
 
-from .common import deployment, machine, paid_checkouts_published
+from .common import deployment, machine
 from .load import Result, closed_loop
 from .results import record
 

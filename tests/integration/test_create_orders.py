@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from schemas.checkout import CheckoutStatus
-from tests.bench.common import paid_checkouts_published
+from tests.support.checkouts import paid_checkouts_published
 from tests.support.commands import create_command
 from tests.support.stack import Stack, eventually
 
