@@ -1,5 +1,6 @@
 """``order.events``: one logical event per change of an order (key = order id)."""
 
+import hashlib
 import uuid
 from typing import Literal
 
@@ -15,8 +16,16 @@ _EVENT_NAMESPACE = uuid.UUID("5b7f0c59-5a8e-4b53-9d1e-2f1f2f8f1c11")
 
 def event_id_for(order_id: str, version: int) -> str:
     """The id of the event of an order's change to ``version``: the same however often the
-    event is sent, so consumers (and webhook receivers) can dedupe on it."""
-    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{order_id}/{version}"))
+    event is sent, so consumers (and webhook receivers) can dedupe on it.
+
+    It is ``str(uuid.uuid5(_EVENT_NAMESPACE, f"{order_id}/{version}"))`` (a unit test holds
+    them equal), written out: building the ``UUID`` object cost two thirds of its 3.4 µs, and
+    the writer makes one for every order it stores."""
+    digest = bytearray(hashlib.sha1(_EVENT_NAMESPACE.bytes + f"{order_id}/{version}".encode()).digest()[:16])
+    digest[6] = digest[6] & 0x0F | 0x50  # version 5
+    digest[8] = digest[8] & 0x3F | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 class OrderEvent(WireModel):

@@ -4,6 +4,7 @@ persist (one atomic document write per change), publish (the outbox, then forget
 import asyncio
 import logging
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -145,8 +146,9 @@ class OrderWriter:
             new_orders.append((record, event_for(record, "order.status.updated", None, now), command.command_id))
         stored = await self._orders.insert_many(new_orders)
         fresh = [(event, command_id) for (_, event, command_id), new in zip(new_orders, stored, strict=True) if new]
+        for stored_as, count in Counter(event.order.status.value for event, _ in fresh).items():
+            ORDERS_STORED.labels(stored_as).inc(count)
         for event, command_id in fresh:
-            ORDERS_STORED.labels(event.order.status.value).inc()
             with continued(trace_of.get(command_id)), logged_with(orderId=event.order_id, commandId=command_id):
                 logger.info("order %s stored as %s", event.order_id, event.order.status)
         await self._publish_events([(event, trace_of.get(command_id)) for event, command_id in fresh])

@@ -5,6 +5,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
@@ -238,8 +239,8 @@ async def consume_batch(
         await _until_dependencies_answer(
             lambda: handle([item for _, item in good], [header_traceparent(record.headers) for record, _ in good])
         )
-        for record, _ in good:
-            MESSAGES_CONSUMED.labels(record.topic, "handled").inc()
+        for topic, count in Counter(record.topic for record, _ in good).items():
+            MESSAGES_CONSUMED.labels(topic, "handled").inc(count)
     except Exception:  # fall back to one at a time
         logger.exception("handling a batch of %d failed; handling them one by one", len(good))
         for record, item in good:
