@@ -10,7 +10,7 @@ from schemas.checkout import CheckoutEvent, CheckoutStatus
 from schemas.commands import CancelOrder, ConfirmOrder, OrderCreateCommand, RepublishOutbox, ShipOrder
 from schemas.events import OrderEvent
 from schemas.order import OrderStatus
-from services.order_writer.service import OrderWriter
+from services.order_writer.service import OrderWriter, split_into_lanes
 from tests.factories import NOW, POLICY, checkout, create_command
 from tests.fakes import (
     FakeCheckouts,
@@ -327,3 +327,16 @@ async def test_the_stale_outbox_sweep_asks_for_each_orders_turn_and_touches_no_o
     await writer.use_cases.handle(RepublishOutbox(order_id="o1"))
     assert writer.published.events[published:] == [event]
     assert writer.orders.stored["o1"][2] == []
+
+
+def test_a_batch_is_dealt_out_to_even_lanes_each_order_whole_and_in_order() -> None:
+    orders = [f"o{i}" for i in range(50)]
+    commands = [create_command(command_id=f"cmd-{i}", order_id=order_id) for i, order_id in enumerate(orders)]
+    retries = [create_command(command_id=f"retry-{n}", order_id=orders[i]) for n, i in enumerate((3, 3, 17))]
+    lanes = split_into_lanes(commands[:20] + retries + commands[20:], 8)
+    assert sorted(len({c.order_id for c in lane}) for lane in lanes) == [6, 6, 6, 6, 6, 6, 7, 7]
+    for lane in lanes:
+        for order_id in {c.order_id for c in lane}:
+            assert all(order_id not in {c.order_id for c in other} for other in lanes if other is not lane)
+    [lane_of_3] = [lane for lane in lanes if any(c.order_id == "o3" for c in lane)]
+    assert [c.command_id for c in lane_of_3 if c.order_id == "o3"] == ["cmd-3", "retry-0", "retry-1"]
