@@ -109,3 +109,5 @@ OrderCommandsMessage = Annotated[OrderCommand | RepublishOutbox, Field(discrimin
 """One message of ``order.commands``: a command from the ingress, or the writer's own."""
 
 order_commands_message_adapter: TypeAdapter[OrderCommandsMessage] = TypeAdapter(OrderCommandsMessage)
+order_create_command_adapter: TypeAdapter[OrderCreateCommand] = TypeAdapter(OrderCreateCommand)
+"""One message of ``order.create``."""

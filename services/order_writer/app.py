@@ -10,10 +10,9 @@ from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import TypeAdapter
 
 from schemas.checkout import checkout_event_adapter
-from schemas.commands import OrderCreateCommand, RepublishOutbox, order_commands_message_adapter
+from schemas.commands import RepublishOutbox, order_commands_message_adapter, order_create_command_adapter
 from schemas.events import OrderEvent, order_event_adapter
 from services.shared.consumer_process import consumer_process
 from services.shared.kafka import (
@@ -36,7 +35,6 @@ from .tallies import DayTallies
 
 logger = logging.getLogger(__name__)
 
-CREATE_COMMAND = TypeAdapter(OrderCreateCommand)
 TALLY_PACE_SECONDS = 0.5
 """The tallies' consumer takes a batch at most this often: each batch costs about eight
 commands per day it touches (``DayTallies.apply``), so under load they are paid for many
@@ -105,7 +103,7 @@ def subscribe(
         """Creates in batches, decided together where they can be (``create_orders``) and
         committed once per batch. The commands of one order share a key, hence a partition,
         and come in order within a batch."""
-        await consume_batch(broker, message, CREATE_COMMAND, writer.create_orders)
+        await consume_batch(broker, message, order_create_command_adapter, writer.create_orders)
 
     @broker.subscriber(
         topics.order_commands,

@@ -113,9 +113,7 @@ async def start_broker(broker: KafkaBroker) -> None:
 
 async def publish(broker: KafkaBroker, message: BaseModel, topic: str, key: str) -> None:
     """Publish one model as JSON, in the current trace; returns once Kafka has it durably."""
-    with producer_span(topic) as traceparent:
-        body = message.model_dump_json().encode()
-        await broker.publish(body, topic, key=key.encode(), headers=_headers(traceparent))
+    await _hand_over(broker, message, topic, key, no_confirm=False)
 
 
 async def publish_all(broker: KafkaBroker, messages: Sequence[tuple[BaseModel, str, str, str | None]]) -> None:
@@ -124,11 +122,17 @@ async def publish_all(broker: KafkaBroker, messages: Sequence[tuple[BaseModel, s
     once Kafka has every one durably (a failure of any raises)."""
     pending: list[asyncio.Future[Any]] = []
     for message, topic, key, traceparent in messages:
-        with continued(traceparent), producer_span(topic) as own:
-            body = message.model_dump_json().encode()
-            headers = _headers(own)
-            pending.append(await broker.publish(body, topic, key=key.encode(), headers=headers, no_confirm=True))
+        with continued(traceparent):
+            pending.append(await _hand_over(broker, message, topic, key, no_confirm=True))
     await asyncio.gather(*pending)
+
+
+async def _hand_over(broker: KafkaBroker, message: BaseModel, topic: str, key: str, *, no_confirm: bool) -> Any:
+    """Give one model as JSON to the producer in a span of its own, whose ``traceparent`` it
+    carries. ``no_confirm``: return a future of Kafka's acknowledgement instead of awaiting it."""
+    with producer_span(topic) as traceparent:
+        body = message.model_dump_json().encode()
+        return await broker.publish(body, topic, key=key.encode(), headers=_headers(traceparent), no_confirm=no_confirm)
 
 
 def _headers(traceparent: str | None) -> dict[str, str]:
