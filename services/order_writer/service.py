@@ -38,9 +38,10 @@ logger = logging.getLogger(__name__)
 
 CREATE_LANES = 8
 COMMANDS_PER_LANE = 64
-"""A batch of creates is split into lanes (``split_into_lanes``), one per ``COMMANDS_PER_LANE``
-commands and at most ``CREATE_LANES``, that take, claim, insert and publish side by side:
-the database works on one lane's writes while the process prepares or publishes another's.
+"""A batch of creates is split into lanes (``split_into_lanes``), one per
+``COMMANDS_PER_LANE`` commands and at most ``CREATE_LANES``, that take, claim, insert and
+publish side by side: the database works on one lane's writes while the process prepares or
+publishes another's.
 Each lane costs three bulk inserts, so a small batch keeps one. Measured with
 ``tests/bench/writer.py`` (batches of 500): one lane stores about 970 orders/s, four 1,280/s,
 eight 1,360/s."""

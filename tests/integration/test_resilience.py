@@ -121,6 +121,7 @@ async def test_a_killed_writer_loses_no_accepted_order(own_stack: Stack, receive
     own_stack.processes["writer"].kill()
     killed.set()
     stored_at_kill = await own_stack.db.orders.count_documents({})
+    assert stored_at_kill < len(checkouts), "the kill must land while the writer still has orders to store"
     own_stack.processes["writer"].start()
     order_ids = await creating
 
