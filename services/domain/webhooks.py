@@ -1,6 +1,7 @@
 """Webhook rules: which URLs may be called, what is sent, how it is signed, when to retry."""
 
 import base64
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -86,9 +87,10 @@ def webhook_url_problem(url: str, *, allow_private: bool) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def url_for_logs(url: str) -> str:
-    """A webhook URL as logs may show it: scheme, host and path. Merchants put tokens in
-    query strings, and a token is as secret as a key."""
+    """A webhook URL as logs (and the attempt's span) may show it: scheme, host and path.
+    Merchants put tokens in query strings, and a token is as secret as a key."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if ":" in host:

@@ -3,32 +3,69 @@ and rate limits per webhook endpoint."""
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from types import TracebackType
 
 from aiolimiter import AsyncLimiter
 
 
 class KeyedLimiter:
+    """At most ``limit`` holders of each key at once. Every webhook attempt holds two keys,
+    so a hold is a small class rather than a generator: an attempt's holds (with its rate's
+    ``queued``) cost 2.9 µs so, 7.0 µs as generators."""
+
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._semaphores: dict[str, tuple[asyncio.Semaphore, int]] = {}
+        self._slots: dict[str, _Slots] = {}
 
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        semaphore, users = self._semaphores.get(key, (asyncio.Semaphore(self._limit), 0))
-        self._semaphores[key] = (semaphore, users + 1)
-        try:
-            async with semaphore:
-                yield
-        finally:
-            semaphore, users = self._semaphores[key]
-            if users == 1:
-                del self._semaphores[key]
-            else:
-                self._semaphores[key] = (semaphore, users - 1)
+    def hold(self, key: str) -> "_Hold":
+        return _Hold(self._slots, key, self._limit)
 
     def __len__(self) -> int:
-        return len(self._semaphores)
+        return len(self._slots)
+
+
+class _Slots:
+    """A key's semaphore, and how many hold it or wait for it (the key is forgotten at 0)."""
+
+    __slots__ = ("semaphore", "users")
+
+    def __init__(self, limit: int) -> None:
+        self.semaphore = asyncio.Semaphore(limit)
+        self.users = 0
+
+
+class _Hold:
+    __slots__ = ("_key", "_limit", "_slots")
+
+    def __init__(self, slots: dict[str, _Slots], key: str, limit: int) -> None:
+        self._slots, self._key, self._limit = slots, key, limit
+
+    async def __aenter__(self) -> None:
+        slots = self._slots.get(self._key)
+        if slots is None:
+            slots = self._slots[self._key] = _Slots(self._limit)
+        slots.users += 1
+        try:
+            await slots.semaphore.acquire()
+        except BaseException:
+            self._leave(slots)
+            raise
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        slots = self._slots[self._key]
+        slots.semaphore.release()
+        self._leave(slots)
+
+    def _leave(self, slots: _Slots) -> None:
+        slots.users -= 1
+        if not slots.users:
+            del self._slots[self._key]
+
+
+NOT_LIMITED: AbstractAsyncContextManager[None] = nullcontext()
 
 
 class RateLimits:
@@ -51,12 +88,12 @@ class RateLimits:
     def expected_wait(self, key: str, per_second: int) -> float:
         return self._waiting.get(key, 0) * self.spacing(per_second)
 
-    @asynccontextmanager
-    async def queued(self, key: str | None) -> AsyncIterator[None]:
+    def queued(self, key: str | None) -> AbstractAsyncContextManager[None]:
         """An attempt to ``key`` (None: not limited) from now until it is sent."""
-        if key is None:
-            yield
-            return
+        return NOT_LIMITED if key is None else self._queued(key)
+
+    @asynccontextmanager
+    async def _queued(self, key: str) -> AsyncIterator[None]:
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             yield

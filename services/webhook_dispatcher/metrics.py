@@ -1,5 +1,7 @@
 """The webhook-dispatcher's own metrics (README.md lists every metric)."""
 
+import functools
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.shared.metrics import LATENCY_BUCKETS
@@ -19,3 +21,10 @@ DELIVERIES_WAITING = Gauge(
     ["when"],
 )
 DEAD_LETTERS = Gauge("orders_webhook_dead_letters", "Webhook deliveries dead-lettered and not replayed")
+
+
+@functools.cache
+def attempt_metrics(outcome: str) -> tuple[Counter, Histogram]:
+    """The attempts' counter and duration for one outcome (``labels`` looks each up under a
+    lock, on every attempt)."""
+    return WEBHOOK_ATTEMPTS.labels(outcome), WEBHOOK_DURATION.labels(outcome)

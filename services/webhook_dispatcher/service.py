@@ -3,6 +3,7 @@ every attempt, and queue only what must survive: failures with their next try, p
 deliveries, and attempts the events' batch does not wait for."""
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ from services.shared.tracing import continued
 
 from .breaker import CircuitBreakers
 from .limiter import KeyedLimiter, RateLimits
-from .metrics import WEBHOOK_ATTEMPTS, WEBHOOK_DURATION
+from .metrics import attempt_metrics
 from .ports import DeliveryQueue, Endpoints, Sender, SigningSecrets
 from .store import NEVER, Outcomes, batch_ids
 
@@ -266,7 +267,7 @@ class Dispatcher:
             async with (
                 self._rates.queued(pace[0] if pace else None),
                 self._url_slots.hold(url),
-                self._host_slots.hold(urlsplit(url).netloc),
+                self._host_slots.hold(host_of(url)),
                 self._slots,
             ):
                 if wait := self._breakers.blocked_for(url):
@@ -288,8 +289,9 @@ class Dispatcher:
         step = after_attempt(result, attempts, self._schedule)
         now = utc_now()
         outcome = {DeliveryState.DELIVERED: "delivered", DeliveryState.ABORTED: "aborted"}.get(step.state, "failed")
-        WEBHOOK_ATTEMPTS.labels(outcome).inc()
-        WEBHOOK_DURATION.labels(outcome).observe(result.duration_ms / 1000)
+        attempts_counted, duration = attempt_metrics(outcome)
+        attempts_counted.inc()
+        duration.observe(result.duration_ms / 1000)
         attempt = WebhookAttempt(
             delivery_id=delivery.id,
             event_id=delivery.event_id,
@@ -434,6 +436,12 @@ class Dispatcher:
             await asyncio.wait_for(self._outcomes.flush(), timeout=max(deadline - loop.time(), 1.0))
         except TimeoutError:  # the database is away: their events were not committed either
             logger.warning("webhook outcomes were not written before shutdown: their deliveries are attempted again")
+
+
+@functools.lru_cache(maxsize=4096)
+def host_of(url: str) -> str:
+    """The host (and port) a URL's deliveries share a limit on."""
+    return urlsplit(url).netloc
 
 
 async def _queue_written(unqueued: Unqueued | None) -> None:
