@@ -7,6 +7,7 @@ from . import (
     commands,
     create,
     creation_cpu,
+    dispatcher_cpu,
     e2e,
     ingress,
     ingress_cpu,
@@ -34,6 +35,10 @@ async def main() -> None:
         ("write path: the writer's own CPU for the steps of a creation without I/O", creation_cpu.main),
         ("write path: end to end, by offered load, then steady at half capacity (picture)", e2e.main),
         ("webhooks", webhooks.main),
+        (
+            "webhooks: the dispatcher's CPU a delivery, in process, beside the bare loop's",
+            lambda: dispatcher_cpu.main(2000, 5, None),
+        ),
         ("tracing on and off: the ingress and end to end", tracing.main),
         (
             "read side: GET /orders by query shape, the export, the report (seeds ORDERS_READ_BENCH_ORDERS, 1,000,000)",
