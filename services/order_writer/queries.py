@@ -319,10 +319,26 @@ class CheckoutQueries:
     async def get(self, checkout_id: str) -> tuple[Checkout, str | None] | None:
         """The checkout and the order it was turned into, if any: its document and its
         claim (``CheckoutClaim``), in one read."""
+        checkout, holder = await self._read(checkout_id)
+        return (checkout, holder) if checkout is not None else None
+
+    async def holder(self, checkout_id: str) -> str | None:
+        """The order whose claim holds the checkout, if any (the checkout itself may not be
+        in the view yet: a create carries the paid checkout the ingress saw)."""
+        return (await self._read(checkout_id))[1]
+
+    async def _read(self, checkout_id: str) -> tuple[Checkout | None, str | None]:
         checkout, holder = None, None
-        async for document in self._checkouts.find({"checkoutId": checkout_id}):
+        async for document in self._checkouts.find(checkout_filter(checkout_id)):
             if isinstance(document["_id"], dict):
                 holder = CheckoutClaim.model_validate(document).order_id
             else:
                 checkout = CheckoutDocument.model_validate(document).checkout
-        return (checkout, holder) if checkout is not None else None
+        return checkout, holder
+
+
+def checkout_filter(checkout_id: str) -> Document:
+    """A checkout's document in the view and its claim: one equality on a field both hold,
+    which an index serves. (The claim's ``_id`` is a document, and FerretDB v1 pushes no
+    equality on a document down: a read by it is a read of every checkout.)"""
+    return {"checkoutId": checkout_id}

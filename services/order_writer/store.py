@@ -228,15 +228,15 @@ class CheckoutStore(CheckoutQueries):
             ],
         )
         return [
-            order_id if first else await self._holder(checkout_id)
+            order_id if first else await self._claimed_by(checkout_id)
             for (checkout_id, order_id), first in zip(claims, claimed, strict=True)
         ]
 
-    async def _holder(self, checkout_id: str) -> str:
-        document = await self._checkouts.find_one({"_id": claim_key(checkout_id)})
-        if document is None:  # pragma: no cover - claims are never deleted
+    async def _claimed_by(self, checkout_id: str) -> str:
+        holder = await self.holder(checkout_id)
+        if holder is None:  # pragma: no cover - claims are never deleted
             raise RuntimeError(f"the claim on checkout {checkout_id} is gone")
-        return CheckoutClaim.model_validate(document).order_id
+        return holder
 
 
 class CreationMarks:

@@ -12,7 +12,7 @@ from aiolimiter import AsyncLimiter
 class KeyedLimiter:
     """At most ``limit`` holders of each key at once. Every webhook attempt holds two keys,
     so a hold is a small class rather than a generator: an attempt's holds (with its rate's
-    ``queued``) cost 2.9 µs so, 7.0 µs as generators."""
+    ``queued``) cost 2.9 µs this way, 7.0 µs as generators."""
 
     def __init__(self, limit: int) -> None:
         self._limit = limit

@@ -9,17 +9,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from schemas.base import utc_now
-from schemas.storage.orders import DAY_TALLIES, DAY_TALLY_PARTS
+from schemas.storage.orders import CHECKOUTS, DAY_TALLIES, DAY_TALLY_PARTS
 from schemas.storage.orders import ORDERS as ORDER_DOCUMENTS
 from services.domain.events import event_for
 from services.domain.listing import TalliedQuery
 from services.domain.queries import parse_order_query
 from services.order_writer import queries
 from services.order_writer.queries import OrderQueries, amounts_filter, hour_filter, order_filter, tallies_filter
-from services.order_writer.store import INDEXES, OrderStore, unpublished_filter
+from services.order_writer.store import INDEXES, CheckoutStore, OrderStore, unpublished_filter
 from services.shared.mongo import Database, ensure_indexes
 from tests import factories
 from tests.support.infrastructure import Infrastructure
@@ -241,3 +241,53 @@ async def test_a_page_counted_from_tallies_is_the_page_the_database_reads(
     assert total > 0
     assert hours_read  # the tallies answered, not the database's sort and count
     assert sum(hours_read) <= size + 2, hours_read
+
+
+class FindFilters(monitoring.CommandListener):
+    """The filter of every ``find`` a client sends, by collection."""
+
+    def __init__(self) -> None:
+        self.filters: list[tuple[str, dict[str, Any]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find":
+            self.filters.append((event.command["find"], dict(event.command.get("filter", {}))))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_redelivered_creates_checkout_claim_is_read_through_an_index(infra: Infrastructure) -> None:
+    """A claim that is not the first (Kafka hands a batch of creates over again after a
+    crash or a rebalance) reads the order that holds the checkout. Read by a filter the
+    database cannot serve from an index, each such read is every checkout in the view: on
+    FerretDB v1 a document ``_id`` is not pushed down, and two writers meeting in a
+    rebalance under a backlog stalled for minutes on hundreds of them."""
+    filters = FindFilters()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        infra.database_url(f"orders_test_claims_{uuid.uuid4().hex[:10]}"), tz_aware=True, event_listeners=[filters]
+    )
+    db = client.get_default_database()
+    try:
+        await ensure_indexes(db, INDEXES)
+        store = CheckoutStore(db)
+        checkouts = [factories.checkout().model_copy(update={"id": f"checkout-{i}"}) for i in range(ORDERS)]
+        await store.apply_many(checkouts)
+        pairs = [(c.id, f"order-{i}") for i, c in enumerate(checkouts)]
+        assert await store.claim_many(pairs) == [order for _, order in pairs]
+        filters.filters.clear()
+
+        again = [*pairs[:3], (pairs[3][0], "another-order")]  # redelivered, and a second order for a checkout
+        assert await store.claim_many(again) == [order for _, order in pairs[:4]]
+
+        reads = [criteria for collection, criteria in filters.filters if collection.startswith(CHECKOUTS)]
+        assert len(reads) == len(again)  # each claim that was not first read its holder
+        for criteria in reads:
+            plan = await db.command("explain", {"find": CHECKOUTS, "filter": criteria})
+            assert access_paths(plan) == (True, False), json.dumps(plan, default=str)[:3000]
+    finally:
+        await client.drop_database(db.name)
+        await client.close()

@@ -38,21 +38,26 @@ async def test_a_held_key_does_not_block_another() -> None:
 
 async def test_a_waiter_cancelled_before_its_turn_leaves_no_trace() -> None:
     limiter = KeyedLimiter(1)
-    release, held = asyncio.Event(), asyncio.Event()
+    release, held, waiting = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def hold_a() -> None:
         async with limiter.hold("a"):
             held.set()
             await release.wait()
 
+    async def wait_for_a() -> None:
+        waiting.set()  # then it parks on the key's semaphore without yielding before that
+        async with limiter.hold("a"):
+            raise AssertionError("cancelled before its turn")
+
     holder = asyncio.create_task(hold_a())
     await held.wait()
-    waiter = asyncio.create_task(hold_a())
-    while not getattr(waiter, "_fut_waiter", None):  # CPython: the task is parked on the semaphore
-        await asyncio.sleep(0)
+    waiter = asyncio.create_task(wait_for_a())
+    await waiting.wait()
     waiter.cancel()
     release.set()
     await holder
+    await asyncio.gather(waiter, return_exceptions=True)
     assert waiter.cancelled()
     assert len(limiter) == 0
     async with asyncio.timeout(1), limiter.hold("a"):  # the key's slot is free again
