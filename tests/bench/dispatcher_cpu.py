@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import cProfile
 import statistics
-import sys
 import time
 
 import aiohttp
@@ -33,10 +32,9 @@ from services.webhook_dispatcher.ports import Endpoints
 from services.webhook_dispatcher.sender import WebhookSender
 from services.webhook_dispatcher.service import Dispatcher
 from services.webhook_dispatcher.store import INDEXES, DeliveryStore, EndpointHealthStore
-from tests.support.stack import free_port
 
 from .common import deployment, machine
-from .webhooks import events, healthy_count
+from .webhooks import bare_post, events, healthy_count, receiver
 
 BATCH = 500
 IN_FLIGHT = 64
@@ -94,13 +92,11 @@ async def measure(base: str, count: int, rounds: int, profile: str | None) -> li
 
 async def bare_cpu(session: aiohttp.ClientSession, base: str, count: int) -> float:
     """CPU µs a POST of the ``webhooks`` bench's bare loop (``IN_FLIGHT`` at once)."""
-    body = b'{"event":"order.status.updated","order":' + b'{"x":"' + b"y" * 1400 + b'"}}'
     left = iter(range(count))
 
     async def worker() -> None:
         for _ in left:
-            async with session.post(base + "/bare/x", data=body, headers={"content-type": "application/json"}) as r:
-                await r.read()
+            await bare_post(session, base)
 
     cpu = time.process_time()
     await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
@@ -110,16 +106,8 @@ async def bare_cpu(session: aiohttp.ClientSession, base: str, count: int) -> flo
 async def main(count: int, rounds: int, profile: str | None) -> None:
     configure_tracing("orders-webhook-dispatcher")
     tune_garbage_collector()
-    port = free_port()
-    receiver = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.bench.receiver_server", str(port))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as session:
-            await _until_answering(session, base)
+    async with receiver() as base:
         figures = await measure(base, count, rounds, profile)
-    finally:
-        receiver.terminate()
-        await receiver.wait()
     dispatcher, bare = (statistics.median(f[i] for f in figures) for i in (0, 1))
     print(f"machine: {machine()}")
     print(f"  dispatcher, events x 1 URL: {dispatcher:6.0f} µs CPU a delivery (median of {rounds} rounds of {count})")
@@ -129,16 +117,6 @@ async def main(count: int, rounds: int, profile: str | None) -> None:
     print(f"  dispatcher / bare CPU, each round: {each}; median {statistics.median(ratios):.2f}")
     if profile:
         print(f"  profile of the dispatcher's rounds in {profile}")
-
-
-async def _until_answering(session: aiohttp.ClientSession, base: str) -> None:
-    for _ in range(200):
-        try:
-            await healthy_count(session, base, [], "")
-            return
-        except aiohttp.ClientConnectionError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"the receiver at {base} did not answer")
 
 
 if __name__ == "__main__":

@@ -17,9 +17,11 @@ order.events before it starts, so the figure is the dispatcher's own.
 """
 
 import asyncio
+import contextlib
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiokafka import AIOKafkaProducer
@@ -28,7 +30,7 @@ from schemas.base import utc_now
 from services.domain.endpoints import EVENT_TYPES
 from services.ingress.endpoint_store import EndpointStore
 from tests.support.commands import creation_event
-from tests.support.stack import free_port
+from tests.support.stack import eventually, free_port
 
 from .common import deployment, machine
 from .results import record
@@ -45,8 +47,39 @@ async def healthy_count(session: aiohttp.ClientSession, base: str, prefixes: lis
     return sum(found.get(prefix + tag, 0) for prefix in prefixes)
 
 
+@contextlib.asynccontextmanager
+async def receiver() -> AsyncIterator[str]:
+    """The receiver in a process of its own, once it answers; yields its base URL."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.bench.receiver_server", str(port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def answering() -> bool:
+                try:
+                    await healthy_count(session, base, [], "")
+                except aiohttp.ClientConnectionError:
+                    return False
+                return True
+
+            await eventually(answering, timeout=30, interval=0.05)
+        yield base
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+BARE_BODY = b'{"event":"order.status.updated","order":' + b'{"x":"' + b"y" * 1400 + b'"}}'
+
+
+async def bare_post(session: aiohttp.ClientSession, base: str) -> None:
+    """One POST of the bare loop: a body of a webhook's size, nothing else."""
+    async with session.post(base + "/bare/x", data=BARE_BODY, headers={"content-type": "application/json"}) as r:
+        await r.read()
+
+
 async def bare_loop(base: str, seconds: float = 8, in_flight: int = 64) -> float:
-    body = b'{"event":"order.status.updated","order":' + b'{"x":"' + b"y" * 1400 + b'"}}'
     done = 0
     deadline = time.monotonic() + seconds
     async with aiohttp.ClientSession() as session:
@@ -54,8 +87,7 @@ async def bare_loop(base: str, seconds: float = 8, in_flight: int = 64) -> float
         async def worker() -> None:
             nonlocal done
             while time.monotonic() < deadline:
-                async with session.post(base + "/bare/x", data=body, headers={"content-type": "application/json"}) as r:
-                    await r.read()
+                await bare_post(session, base)
                 done += 1
 
         started = time.monotonic()
@@ -114,11 +146,7 @@ async def dispatch(
 
 
 async def main() -> None:
-    port = free_port()
-    receiver = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.bench.receiver_server", str(port))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await asyncio.sleep(1.5)
+    async with receiver() as base:
         print(f"machine: {machine()}")
         bare = await bare_loop(base)
         print(f"bare aiohttp loop, 64 in flight:                 {bare:8.0f} POST/s")
@@ -170,9 +198,6 @@ async def main() -> None:
             fan_out_per_second=round(fan_out),
             one_url_per_second=round(one_url),
         )
-    finally:
-        receiver.terminate()
-        await receiver.wait()
 
 
 if __name__ == "__main__":

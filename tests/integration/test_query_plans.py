@@ -283,7 +283,7 @@ async def test_a_redelivered_creates_checkout_claim_is_read_through_an_index(inf
         again = [*pairs[:3], (pairs[3][0], "another-order")]  # redelivered, and a second order for a checkout
         assert await store.claim_many(again) == [order for _, order in pairs[:4]]
 
-        reads = [criteria for collection, criteria in filters.filters if collection.startswith(CHECKOUTS)]
+        reads = [criteria for collection, criteria in filters.filters if collection == CHECKOUTS]
         assert len(reads) == len(again)  # each claim that was not first read its holder
         for criteria in reads:
             plan = await db.command("explain", {"find": CHECKOUTS, "filter": criteria})
