@@ -1,8 +1,9 @@
 """The HTTP edge of the dispatcher: one signed POST, measured, never trusted.
 
-aiohttp is the client: against the same receiver on this workplace's 2-core machines it
-sustains 15 to 20 times httpx's POST rate (../shared/spec/infrastructure-facts.md), and
-`make bench` measures its bare rate beside the dispatcher's."""
+aiohttp is the client, chosen by measurement (`tests/bench/http_clients.py`, docs/design.md
+"The webhook HTTP client"): the fastest of the asyncio clients that let the destination check
+see the address of every connection (``public_socket``), and `make bench` measures its bare
+rate beside the dispatcher's."""
 
 import asyncio
 import socket
