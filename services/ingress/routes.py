@@ -121,8 +121,8 @@ async def create_order(request: Request) -> Response:
     paid_checkout = known if isinstance(known, Checkout) else None
     # A retry's command is published again, which completes an order whose first publish
     # failed (503). Among concurrent first requests with one key, the reservation that wins
-    # answers them all. A first request reads the view and writes its reservation: two
-    # commands, the key read only when the reservation was there before.
+    # answers them all. A first request writes its reservation (after reading the view if
+    # this process does not remember the checkout); the key is read only on a refusal.
     reservation = earlier
     if reservation is None and record_id is not None:
         reservation = await app.idempotency.reserve(record_id, str(uuid.uuid4()), fingerprint)
