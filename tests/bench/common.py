@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from schemas.checkout import Checkout, CheckoutStatus
 from schemas.storage.orders import CHECKOUTS, CheckoutDocument
@@ -79,16 +80,23 @@ async def consumer_group_rate(stack: Stack, role: str, total: int, max_seconds: 
     await admin.start()
     try:
 
-        async def handled() -> int:
-            offsets = await admin.list_consumer_group_offsets(group)
+        async def handled(before: int = 0) -> int:
+            """Committed so far; ``before`` while Kafka cannot tell yet (a broker's first
+            consumer group waits for its coordinator: GroupCoordinatorNotAvailable)."""
+            try:
+                offsets = await admin.list_consumer_group_offsets(group)
+            except KafkaError as error:
+                if not error.retriable:
+                    raise
+                return before
             return sum(max(o.offset, 0) for o in offsets.values())
 
-        await eventually(handled, timeout=60, interval=0.02)
-        started, first = time.monotonic(), await handled()
+        first = await eventually(handled, timeout=60, interval=0.02)
+        started = time.monotonic()
         done = first
         while done < total and time.monotonic() - started < max_seconds:
             await asyncio.sleep(0.2)
-            done = await handled()
+            done = await handled(done)
         return (done - first) / (time.monotonic() - started), done
     finally:
         await admin.close()
