@@ -4,16 +4,15 @@ requests in flight, for a few seconds a round; rounds alternate between the cand
 Prints each one's POST/s and its CPU time a POST (``time.process_time``, every thread of this
 process, so a client that does its I/O on threads of its own pays for them too).
 
-aiohttp and httpx come with the project; the others, at the versions measured, are installed
-into its environment for the run and removed by the next ``make install`` (``uv sync`` keeps
-exactly what uv.lock holds):
+aiohttp and httpx come with the project; the others, at the versions measured, are laid
+over its environment for the run only (``uv run --with``): installing them into ``.venv``
+would break it, since niquests brings urllib3-future, which writes over urllib3's files.
 
-    python3 -m uv pip install --python .venv/bin/python aiosonic==1.3.3 niquests==3.21.2 curl-cffi==0.17.0 \
-        pyqwest==0.12.0 pyreqwest==0.15.1 wreq==0.13.0
-    .venv/bin/python -m tests.bench.http_clients [--rounds N] [--seconds S] [CLIENT ...]
-    make install
+    python3 -m uv run --frozen --with aiosonic==1.3.3 --with niquests==3.21.2 \
+        --with curl-cffi==0.17.0 --with pyqwest==0.12.0 --with pyreqwest==0.15.1 \
+        --with wreq==0.13.0 python -m tests.bench.http_clients [--rounds N] [--seconds S] [CLIENT ...]
 
-Run it after `make services` (the receiver needs only the project's Python). A candidate that
+It needs `make install` only (no Kafka, no database). A candidate that
 is not installed is named as such and left out; this bench is not part of `make bench`: it
 informed a choice of dependency, written down in docs/design.md ("The webhook HTTP client").
 """
