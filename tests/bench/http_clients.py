@@ -28,6 +28,7 @@ from typing import Any
 
 import uvloop
 
+from services.domain.merchants import new_webhook_secret
 from services.domain.webhooks import sign
 
 from .common import machine
@@ -35,29 +36,37 @@ from .webhooks import BARE_BODY, receiver
 
 IN_FLIGHT = 64
 TIMEOUT_SECONDS = 10.0
-SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def webhook_headers() -> dict[str, str]:
+    """A webhook's headers as the dispatcher sends them, signed with a new secret."""
     timestamp = int(time.time())
     message_id = "msg_2Kc8wHjzqkEGm2bLxUNpwV4Yx1f"
     return {
         "content-type": "application/json",
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign([SECRET], message_id, timestamp, BARE_BODY),
+        "webhook-signature": sign([new_webhook_secret()], message_id, timestamp, BARE_BODY),
         "user-agent": "orders-webhooks/1",
     }
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """How one client opens, POSTs (reading the answer) and closes."""
+    """How one client opens and POSTs (reading the answer); ``close_client`` closes any."""
 
     module: str
     open: Callable[[Any], Awaitable[Any]]
     post: Callable[[Any, str, dict[str, str]], Awaitable[None]]
-    close: Callable[[Any], Awaitable[None]]
+
+
+def _made_by(name: str) -> Callable[[Any], Awaitable[Any]]:
+    """Opens a client as ``module.<name>()``, with its defaults."""
+
+    async def open_client(module: Any) -> Any:
+        return getattr(module, name)()
+
+    return open_client
 
 
 async def _aiohttp_open(aiohttp: Any) -> Any:
@@ -76,10 +85,6 @@ async def _httpx_open(httpx: Any) -> Any:
 
 async def _httpx_post(client: Any, url: str, headers: dict[str, str]) -> None:
     await client.post(url, content=BARE_BODY, headers=headers)
-
-
-async def _aiosonic_open(aiosonic: Any) -> Any:
-    return aiosonic.HTTPClient()
 
 
 async def _aiosonic_post(client: Any, url: str, headers: dict[str, str]) -> None:
@@ -111,16 +116,8 @@ async def _pyreqwest_post(client: Any, url: str, headers: dict[str, str]) -> Non
     await response.bytes()
 
 
-async def _pyqwest_open(pyqwest: Any) -> Any:
-    return pyqwest.Client()
-
-
 async def _pyqwest_post(client: Any, url: str, headers: dict[str, str]) -> None:
     await asyncio.wait_for(client.post(url, headers, BARE_BODY), TIMEOUT_SECONDS)
-
-
-async def _wreq_open(wreq: Any) -> Any:
-    return wreq.Client()
 
 
 async def _wreq_post(client: Any, url: str, headers: dict[str, str]) -> None:
@@ -128,7 +125,7 @@ async def _wreq_post(client: Any, url: str, headers: dict[str, str]) -> None:
     await response.bytes()
 
 
-async def _close(client: Any) -> None:
+async def close_client(client: Any) -> None:
     for name in ("close", "aclose"):
         if closing := getattr(client, name, None):
             result = closing()
@@ -138,14 +135,14 @@ async def _close(client: Any) -> None:
 
 
 CANDIDATES = {
-    "aiohttp": Candidate("aiohttp", _aiohttp_open, _aiohttp_post, _close),
-    "httpx": Candidate("httpx", _httpx_open, _httpx_post, _close),
-    "aiosonic": Candidate("aiosonic", _aiosonic_open, _aiosonic_post, _close),
-    "niquests": Candidate("niquests", _niquests_open, _requests_like_post, _close),
-    "curl_cffi": Candidate("curl_cffi", _curl_open, _requests_like_post, _close),
-    "pyqwest": Candidate("pyqwest", _pyqwest_open, _pyqwest_post, _close),
-    "pyreqwest": Candidate("pyreqwest.client", _pyreqwest_open, _pyreqwest_post, _close),
-    "wreq": Candidate("wreq", _wreq_open, _wreq_post, _close),
+    "aiohttp": Candidate("aiohttp", _aiohttp_open, _aiohttp_post),
+    "httpx": Candidate("httpx", _httpx_open, _httpx_post),
+    "aiosonic": Candidate("aiosonic", _made_by("HTTPClient"), _aiosonic_post),
+    "niquests": Candidate("niquests", _niquests_open, _requests_like_post),
+    "curl_cffi": Candidate("curl_cffi", _curl_open, _requests_like_post),
+    "pyqwest": Candidate("pyqwest", _made_by("Client"), _pyqwest_post),
+    "pyreqwest": Candidate("pyreqwest.client", _pyreqwest_open, _pyreqwest_post),
+    "wreq": Candidate("wreq", _made_by("Client"), _wreq_post),
 }
 
 
@@ -168,7 +165,7 @@ async def one_round(candidate: Candidate, module: Any, url: str, seconds: float)
         await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
         cpu, wall = time.process_time() - cpu, time.monotonic() - wall
     finally:
-        await candidate.close(client)
+        await close_client(client)
     return done / wall, cpu / max(done, 1) * 1e6
 
 
