@@ -32,7 +32,7 @@ from services.domain.merchants import new_webhook_secret
 from services.domain.webhooks import sign
 
 from .common import machine
-from .webhooks import BARE_BODY, receiver
+from .webhooks import BARE_BODY, concurrent_posts, receiver
 
 IN_FLIGHT = 64
 TIMEOUT_SECONDS = 10.0
@@ -152,21 +152,9 @@ async def one_round(candidate: Candidate, module: Any, url: str, seconds: float)
     headers = webhook_headers()
     try:
         await asyncio.gather(*(candidate.post(client, url, headers) for _ in range(IN_FLIGHT)))
-        done = 0
-        deadline = time.monotonic() + seconds
-
-        async def worker() -> None:
-            nonlocal done
-            while time.monotonic() < deadline:
-                await candidate.post(client, url, headers)
-                done += 1
-
-        cpu, wall = time.process_time(), time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
-        cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+        return await concurrent_posts(lambda: candidate.post(client, url, headers), seconds, IN_FLIGHT)
     finally:
         await close_client(client)
-    return done / wall, cpu / max(done, 1) * 1e6
 
 
 async def main(names: list[str], rounds: int, seconds: float) -> None:
